@@ -1,0 +1,439 @@
+"""
+`NirspecMastClass`: the public query methods, wired from the modules that do the work.
+
+Validation and payloads (`astroquery_nirspec.filters`, `astroquery_nirspec.sky`),
+the transport (`astroquery_nirspec.transport`) and Table building
+(`astroquery_nirspec.tables`) live apart; each ``*_async`` method here validates,
+builds the request and sends it, and `NirspecMastClass._parse_result` turns the
+pages into a Table.
+"""
+# Standard library
+import warnings
+
+# Third party
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.table import Table
+from astroquery.exceptions import (InvalidQueryError, MaxResultsWarning, NoResultsWarning,
+                                   ResolverError)
+from astroquery.query import BaseQuery
+from astroquery.utils import async_to_sync
+
+# Local
+from . import conf
+from . import fields as _fields
+from . import filters as _filters
+from . import sky, tables, transport
+
+__all__ = ["NirspecMast", "NirspecMastClass", "ResponseList"]
+
+
+class ResponseList(list):
+    """
+    The raw page responses of one query, with what is needed to parse them.
+
+    A plain `list` of `requests.Response` (one per page) as astroquery's ``_async``
+    methods return, plus a ``context`` dict (the query's kind, position, limits).
+    """
+
+    def __init__(self, responses=(), **context):
+        super().__init__(responses)
+        self.context = context
+
+
+@async_to_sync
+class NirspecMastClass(BaseQuery):
+    """
+    Query MAST's JWST NIRSpec file-level metadata (``Mast.Jwst.Filtered.Nirspec``).
+
+    Settings are read from `astroquery_nirspec.conf` at every call. No request is
+    made at import or when the class is instantiated.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec import NirspecMast
+    >>> NirspecMast.query_filtered(grating="G140M", get_query_payload=True)["service"]
+    'Mast.Jwst.Filtered.Nirspec'
+    """
+
+    SERVICE = _fields.SERVICE
+    NAME_LOOKUP_SERVICE = "Mast.Name.Lookup"
+
+    def __init__(self):
+        super().__init__()
+        self._token = None
+
+    # ------------------------------------------------------------------ helpers
+    def _auth_headers(self):
+        return {}
+
+    def _cache_allowed(self, cache):
+        return cache
+
+    def _send(self, request, *, cache, retrieve_all=True, row_limit=None, is_complete=None):
+        """Send ``request`` through the transport; the only I/O path of queries."""
+        kwargs = {"is_complete": is_complete} if is_complete else {}
+        return transport.invoke(self, request, cache=self._cache_allowed(cache),
+                                retrieve_all=retrieve_all, row_limit=row_limit,
+                                headers=self._auth_headers(), **kwargs)
+
+    def _resolve(self, coordinates, *, cache):
+        """A SkyCoord for a position or an object name (names go to MAST's resolver)."""
+        coord = sky.parse_coordinates(coordinates)
+        if coord is None:
+            coord = self.resolve_object(coordinates, cache=cache)
+        return coord
+
+    def _request_dict(self, columns, filters, *, pagesize=None, page=None):
+        pagesize = conf.pagesize if pagesize is None else pagesize
+        if isinstance(pagesize, bool) or not isinstance(pagesize, (int, np.integer)) or pagesize < 1:
+            raise InvalidQueryError(f"Invalid pagesize {pagesize!r}: give a positive whole number.")
+        if page is not None and (isinstance(page, bool) or not isinstance(page, (int, np.integer))
+                                 or page < 1):
+            raise InvalidQueryError(f"Invalid page {page!r}: pages are numbered from 1.")
+        return {"service": self.SERVICE,
+                "params": {"columns": columns, "filters": filters},
+                "format": "json",
+                "pagesize": int(pagesize),
+                "page": 1 if page is None else int(page)}
+
+    def _prepare(self, columns, coordinates, radius, filters, *, cache):
+        """Validate everything and return (columns string, filters, cone, wanted names)."""
+        wanted = _filters.parse_columns(columns)
+        filter_list = _filters.build_filters(filters)
+        cone = None
+        if coordinates is not None or radius is not None:
+            if coordinates is None:
+                raise InvalidQueryError("radius= was given without coordinates=.")
+            angle = sky.parse_radius(radius)
+            for name in ("targ_ra", "targ_dec"):
+                if any(f["paramName"] == name for f in filter_list):
+                    raise InvalidQueryError(
+                        f"Give either coordinates= or a {name} filter, not both.")
+            center = self._resolve(coordinates, cache=cache)
+            ra_range, dec_range = sky.cone_box(center, angle)
+            if ra_range is not None:
+                filter_list.append({"paramName": "targ_ra",
+                                    "values": [{"min": ra_range[0], "max": ra_range[1]}]})
+            filter_list.append({"paramName": "targ_dec",
+                                "values": [{"min": dec_range[0], "max": dec_range[1]}]})
+            cone = (center, angle)
+        sent = wanted
+        if cone is not None and wanted is not None:
+            sent = wanted + [c for c in ("targ_ra", "targ_dec") if c not in wanted]
+        columns_text = "*" if sent is None else ", ".join(sent)
+        return columns_text, filter_list, cone, wanted
+
+    @staticmethod
+    def _check_row_limit(row_limit):
+        if row_limit is None:
+            row_limit = conf.row_limit
+        if isinstance(row_limit, bool) or not isinstance(row_limit, (int, np.integer)):
+            raise InvalidQueryError(f"Invalid row_limit {row_limit!r}: give a whole number "
+                                    "(-1 or None for no limit).")
+        if row_limit == 0 or row_limit < -1:
+            raise InvalidQueryError(f"Invalid row_limit {row_limit!r}: give a positive number, "
+                                    "or -1 for no limit.")
+        return None if row_limit == -1 else int(row_limit)
+
+    # ------------------------------------------------------------------ queries
+    def query_filtered_async(self, columns=None, *, coordinates=None, radius=None, pagesize=None,
+                             page=None, row_limit=None, cache=None, get_query_payload=False,
+                             **filters):
+        """
+        Query NIRSpec file-level metadata with filters on any field.
+
+        Parameters
+        ----------
+        columns : str or list of str, optional
+            Fields to return, as a list or a comma-separated string (shell wildcards
+            allowed); default all.
+        coordinates : str or `~astropy.coordinates.SkyCoord`, optional
+            Centre of a cone on ``targ_ra``/``targ_dec``: a SkyCoord, an ``"ra dec"``
+            string in degrees, or an object name resolved by MAST.
+        radius : `~astropy.units.Quantity`, optional
+            Cone radius, required with ``coordinates`` (a bare number is an error).
+        pagesize : int, optional
+            Rows per page (default ``conf.pagesize``).
+        page : int, optional
+            Fetch only this page (1-based); by default every page is fetched.
+        row_limit : int, optional
+            Stop after this many rows (``-1``: no limit; default ``conf.row_limit``).
+        cache : bool, optional
+            Use astroquery's cache (default: astroquery's ``cache_active`` setting).
+        get_query_payload : bool, optional
+            Return the Mashup request dict instead of querying.
+        **filters
+            ``field=value`` criteria, ANDed: a scalar for an exact value, a list for
+            any of its values, a ``(min, max)`` tuple for an inclusive range (either
+            bound `None`), a string with ``*``/``?`` for a wildcard, a Quantity for
+            fields with units, a `~astropy.time.Time` or ISO string for dates.
+
+        Returns
+        -------
+        responses : list of `requests.Response`
+            One per page (a `ResponseList`).
+
+        Raises
+        ------
+        astroquery.exceptions.InvalidQueryError
+            For an unknown field (with the closest valid name) or a bad value,
+            before any request is sent.
+
+        Examples
+        --------
+        >>> from astroquery_nirspec import NirspecMast
+        >>> payload = NirspecMast.query_filtered(grating="G140M", effexptm=(1000, None),
+        ...                                      get_query_payload=True)
+        >>> payload["params"]["filters"]
+        [{'paramName': 'grating', 'values': ['G140M']}, {'paramName': 'effexptm', 'values': [{'min': 1000, 'max': 1e+300}]}]
+        """
+        limit = self._check_row_limit(row_limit)
+        columns_text, filter_list, cone, wanted = self._prepare(
+            columns, coordinates, radius, filters, cache=cache)
+        request = self._request_dict(columns_text, filter_list, pagesize=pagesize, page=page)
+        if get_query_payload:
+            return request
+        responses = self._send(request, cache=cache, retrieve_all=page is None,
+                               row_limit=None if cone else limit)
+        return ResponseList(responses, kind="rows", cone=cone, columns=wanted, row_limit=limit,
+                            request=request)
+
+    def query_filtered_count_async(self, *, coordinates=None, radius=None, cache=None,
+                                   get_query_payload=False, **filters):
+        """
+        Count the files matching the filters without downloading them.
+
+        Parameters
+        ----------
+        coordinates, radius : optional
+            A cone, as in `query_filtered`; the positions of the candidates in the
+            enclosing box are then fetched (two columns) and counted exactly.
+        cache : bool, optional
+            Use astroquery's cache.
+        get_query_payload : bool, optional
+            Return the Mashup request dict instead of querying.
+        **filters
+            As in `query_filtered`.
+
+        Returns
+        -------
+        responses : list of `requests.Response`
+
+        Examples
+        --------
+        >>> from astroquery_nirspec import NirspecMast
+        >>> NirspecMast.query_filtered_count(program=1345, get_query_payload=True)["params"]["columns"]
+        'COUNT_BIG(*)'
+        """
+        columns_text, filter_list, cone, _ = self._prepare(
+            ["targ_ra", "targ_dec"] if coordinates is not None else None,
+            coordinates, radius, filters, cache=cache)
+        if cone is None:
+            columns_text = "COUNT_BIG(*)"
+        request = self._request_dict(columns_text, filter_list)
+        if get_query_payload:
+            return request
+        responses = self._send(request, cache=cache, retrieve_all=cone is not None)
+        return ResponseList(responses, kind="count", cone=cone, request=request)
+
+    def query_filtered_count(self, *, coordinates=None, radius=None, cache=None,
+                             get_query_payload=False, **filters):
+        """
+        Count the files matching the filters without downloading them.
+
+        Parameters are those of `query_filtered_count_async`.
+
+        Returns
+        -------
+        count : int
+            Or the request dict with ``get_query_payload=True``.
+
+        Examples
+        --------
+        >>> from astroquery_nirspec import NirspecMast
+        >>> n = NirspecMast.query_filtered_count(exp_type="NRS_MSASPEC", program="1345")  # doctest: +REMOTE_DATA
+        """
+        result = self.query_filtered_count_async(coordinates=coordinates, radius=radius, cache=cache,
+                                                 get_query_payload=get_query_payload, **filters)
+        if get_query_payload:
+            return result
+        return self._parse_result(result)
+
+    def get_parameter_values_async(self, field, *, coordinates=None, radius=None, cache=None,
+                                   get_query_payload=False, **filters):
+        """
+        Every distinct value of a field, with how many files have it.
+
+        Parameters
+        ----------
+        field : str
+            Any field of ``Mast.Jwst.Filtered.Nirspec`` (see `list_fields`).
+        coordinates, radius : optional
+            A cone, as in `query_filtered`.
+        cache : bool, optional
+            Use astroquery's cache.
+        get_query_payload : bool, optional
+            Return the Mashup request dict instead of querying.
+        **filters
+            As in `query_filtered`, to count within a selection.
+
+        Returns
+        -------
+        responses : list of `requests.Response`
+
+        Examples
+        --------
+        >>> from astroquery_nirspec import NirspecMast
+        >>> NirspecMast.get_parameter_values("grating", exp_type="NRS_FIXEDSLIT",
+        ...                                  get_query_payload=True)["params"]["columns"]
+        'grating'
+        """
+        name = _fields.get_field(field).name
+        columns_text, filter_list, cone, _ = self._prepare(
+            [name], coordinates, radius, filters, cache=cache)
+        request = self._request_dict(columns_text, filter_list)
+        if get_query_payload:
+            return request
+        responses = self._send(request, cache=cache)
+        return ResponseList(responses, kind="values", field=name, cone=cone, request=request)
+
+    def list_fields(self, match=None):
+        """
+        The fields of ``Mast.Jwst.Filtered.Nirspec``: name, type, unit and description.
+
+        Parameters
+        ----------
+        match : str, optional
+            Keep fields whose name or description contains this text (or matches
+            this shell pattern), case-insensitively.
+
+        Returns
+        -------
+        fields : `~astropy.table.Table`
+
+        Examples
+        --------
+        >>> from astroquery_nirspec import NirspecMast
+        >>> t = NirspecMast.list_fields()
+        >>> t.colnames
+        ['name', 'type', 'unit', 'description']
+        >>> "grating" in t["name"]
+        True
+        """
+        return _fields.fields_table(match)
+
+    def resolve_object(self, name, *, cache=None):
+        """
+        Resolve an object name to ICRS coordinates with MAST's name-lookup service.
+
+        Parameters
+        ----------
+        name : str
+            An object name, e.g. ``"NGC 1068"``.
+        cache : bool, optional
+            Use astroquery's cache.
+
+        Returns
+        -------
+        coord : `~astropy.coordinates.SkyCoord`
+
+        Raises
+        ------
+        astroquery.exceptions.ResolverError
+            When MAST cannot resolve the name.
+
+        Examples
+        --------
+        >>> from astroquery_nirspec import NirspecMast
+        >>> NirspecMast.resolve_object("NGC 1068")  # doctest: +REMOTE_DATA +IGNORE_OUTPUT
+        <SkyCoord (ICRS): (ra, dec) in deg
+            (40.66963, -0.01328)>
+        """
+        request = {"service": self.NAME_LOOKUP_SERVICE,
+                   "params": {"input": name, "format": "json"},
+                   "format": "json", "pagesize": 1, "page": 1}
+        responses = self._send(request, cache=cache, retrieve_all=False,
+                               is_complete=lambda result: "resolvedCoordinate" in result)
+        found = transport.reply_json(responses[0]).get("resolvedCoordinate") or []
+        if not found:
+            raise ResolverError(f'Could not resolve "{name}" to a sky position: MAST\'s name '
+                                'lookup found nothing. Give coordinates as "ra dec" in degrees '
+                                'or a SkyCoord instead.')
+        return SkyCoord(found[0]["ra"] * u.deg, found[0]["decl"] * u.deg, frame="icrs")
+
+    # ------------------------------------------------------------------ parsing
+    def _parse_result(self, responses, *, verbose=False):
+        """Turn the page responses of a query into its result."""
+        context = getattr(responses, "context", {"kind": "rows"})
+        kind = context.get("kind", "rows")
+        if kind == "count" and context.get("cone") is None:
+            data = transport.reply_json(responses[0]).get("data") or [{}]
+            return int(next(iter(data[0].values())))
+        table = self._pages_to_table(responses, context)
+        if kind == "count":
+            return len(table)
+        if kind == "values":
+            return self._value_counts(table, context["field"])
+        return table
+
+    def _pages_to_table(self, responses, context):
+        results = [transport.reply_json(r) for r in responses]
+        fields = next((r["fields"] for r in results if r.get("fields")), None)
+        rows = [row for r in results for row in (r.get("data") or [])]
+        if fields:
+            table = tables.rows_to_table(fields, rows)
+        else:
+            names = context.get("columns") or list(_fields.field_names())
+            table = tables.empty_table(names)
+        cone = context.get("cone")
+        if cone is not None:
+            table = sky.cut_on_separation(table, *cone)
+            wanted = context.get("columns")
+            if wanted is not None:
+                table.remove_columns([c for c in ("targ_ra", "targ_dec") if c not in wanted])
+        limit = context.get("row_limit")
+        if limit is not None and len(table) > limit:
+            total = transport.reply_json(responses[0]).get("paging", {}).get("rowsFiltered", "more")
+            warnings.warn(f"Only the first {limit} of {total} rows are returned (row_limit="
+                          f"{limit}); raise row_limit, or pass row_limit=-1 for all.",
+                          MaxResultsWarning)
+            table = table[:limit]
+        if context.get("kind") == "rows" and len(table) == 0:
+            warnings.warn("Query returned no results.", NoResultsWarning)
+        request = context.get("request")
+        table.meta["service"] = self.SERVICE
+        if request is not None:
+            table.meta["filters"] = request["params"]["filters"]
+        return table
+
+    @staticmethod
+    def _value_counts(table, name):
+        column = table[name]
+        if hasattr(column, "isot"):              # a Time column: count its ISO strings
+            values = np.ma.MaskedArray(column.isot, mask=np.ma.getmaskarray(column))
+        else:
+            values = np.ma.asarray(column)
+        mask = np.ma.getmaskarray(values)
+        present = np.asarray(values[~mask])
+        uniques, counts = np.unique(present, return_counts=True)
+        order = np.lexsort((uniques, -counts)) if len(uniques) else np.zeros(0, int)
+        out = Table({name: uniques[order], "count": counts[order]}, masked=True)
+        if mask.any():
+            out.add_row({name: uniques[0] if len(uniques) else "", "count": int(mask.sum())},
+                        mask={name: True, "count": False})
+            out = out[np.argsort(-np.asarray(out["count"]), kind="stable")]
+        if name in _fields.catalogue():
+            field = _fields.get_field(name)
+            if field.unit and field.is_numeric:
+                out[name].unit = field.unit
+            out[name].info.description = field.description
+        out["count"].info.description = "Number of files with this value"
+        out.meta["service"] = NirspecMastClass.SERVICE
+        if len(out) == 0:
+            warnings.warn("Query returned no results.", NoResultsWarning)
+        return out
+
+
+NirspecMast = NirspecMastClass()

@@ -1,0 +1,189 @@
+"""
+MAST JSON pages → astropy `~astropy.table.Table`, built column-wise.
+
+Each column is gathered once from the row dicts (in C, through `map`) and turned
+into one numpy array; no Python code runs per cell. Types come from the reply's
+``fields`` block, units and descriptions from the field catalogue, nulls are
+masked and MAST's ``/Date(ms)/`` strings become `~astropy.time.Time` columns.
+"""
+from operator import methodcaller
+
+import numpy as np
+from astropy.table import MaskedColumn, Table
+from astropy.time import Time
+
+from .fields import catalogue
+
+__all__ = ["rows_to_table", "empty_table", "LONG_STRING"]
+
+#: Text columns whose longest value exceeds this many characters (MOS ``s_region``
+#: reaches ~24 000) are kept as object arrays: as fixed-width unicode they would cost
+#: 4 bytes x the longest value for every row.
+LONG_STRING = 1024
+
+_INT_TYPES = {"int", "long", "short", "integer", "unsignedbyte", "number"}
+_FLOAT_TYPES = {"float", "double", "decimal", "real"}
+_BOOL_TYPES = {"boolean", "bool", "binary"}
+_DATE_TYPES = {"datetime", "date"}
+_TRUE = np.array(["true", "t", "1", "yes", "y"])
+
+
+def _column_kind(declared, values):
+    """Decide the kind of a column from its declared type and, for text, its values."""
+    declared = (declared or "string").lower()
+    if declared in _INT_TYPES:
+        return "int"
+    if declared in _FLOAT_TYPES:
+        return "float"
+    if declared in _BOOL_TYPES:
+        return "bool"
+    if declared in _DATE_TYPES:
+        return "date"
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if kinds and kinds <= {int, float}:      # numbers in a column declared as text (e.g. obsid)
+        return "int" if kinds == {int} else "float"
+    if kinds == {bool}:
+        return "bool"
+    if kinds == {str}:
+        first = next(v for v in values if v is not None)
+        if first.startswith("/Date("):
+            return "date"
+    return "string"
+
+
+def _dates(strings, mask):
+    """``/Date(1786449731000)/`` (ms since 1970, UTC, optional +zone) → Time (isot)."""
+    inner = np.char.strip(strings, "/Date()")
+    inner = np.char.partition(inner, "+")[:, 0]
+    inner[mask] = "0"
+    try:
+        ms = inner.astype(np.int64)
+    except ValueError:                      # not MS-JSON after all: let Time parse the text
+        filled = np.where(mask, "2000-01-01T00:00:00", strings)
+        times = Time(filled, scale="utc")
+    else:
+        times = Time(ms / 1000.0, format="unix", scale="utc")
+    times.format = "isot"
+    if mask.any():
+        times[mask] = np.ma.masked
+    return times
+
+
+def _column(name, kind, values):
+    """One column from the list of its values (None for null)."""
+    has_null = None in values
+    if kind in ("int", "float") and not has_null:
+        try:
+            return MaskedColumn(np.array(values, dtype=np.int64 if kind == "int" else np.float64),
+                                name=name, mask=np.zeros(len(values), bool))
+        except (TypeError, ValueError, OverflowError):
+            pass                            # mixed content: the general path decides
+    raw = np.array(values, dtype=object)
+    mask = np.equal(raw, None) if has_null else np.zeros(len(raw), bool)
+    if kind in ("int", "float"):
+        filled = raw.copy()
+        filled[mask] = 0
+        try:
+            data = filled.astype(np.int64 if kind == "int" else np.float64)
+        except (TypeError, ValueError, OverflowError):
+            kind = "string"
+        else:
+            return MaskedColumn(data, name=name, mask=mask)
+    if kind == "bool":
+        filled = raw.copy()
+        filled[mask] = False
+        if all(isinstance(v, (bool, np.bool_)) for v in filled[:1]):
+            try:
+                return MaskedColumn(filled.astype(bool), name=name, mask=mask)
+            except (TypeError, ValueError):
+                pass
+        text = np.char.lower(filled.astype(str))
+        return MaskedColumn(np.isin(text, _TRUE), name=name, mask=mask)
+    filled = raw.copy()
+    filled[mask] = ""
+    if kind == "date":
+        return _dates(filled.astype(str), mask)
+    lengths = np.char.str_len(filled.astype(str)) if len(filled) else np.zeros(0, int)
+    if len(lengths) and lengths.max() > LONG_STRING:
+        return MaskedColumn(filled.astype(str).astype(object), name=name, mask=mask)
+    return MaskedColumn(filled.astype(str), name=name, mask=mask)
+
+
+def _describe(table):
+    """Units and descriptions from the field catalogue."""
+    known = catalogue()
+    for name in table.colnames:
+        field = known.get(name)
+        if field is None:
+            continue
+        column = table[name]
+        if field.unit and hasattr(column, "unit") and field.type not in ("datetime", "string"):
+            column.unit = field.unit
+        column.info.description = field.description
+
+
+def empty_table(names):
+    """
+    A zero-row table with the catalogue's types, units and descriptions.
+
+    Parameters
+    ----------
+    names : list of str
+        Field names.
+
+    Examples
+    --------
+    >>> t = empty_table(["filename", "effexptm"])
+    >>> len(t), t["effexptm"].unit
+    (0, Unit("s"))
+    """
+    known = catalogue()
+    dtypes = {"int": np.int64, "float": np.float64, "boolean": bool}
+    table = Table(masked=True)
+    for name in names:
+        field = known.get(name)
+        dtype = dtypes.get(field.type, str) if field else str
+        table[name] = MaskedColumn(np.zeros(0, dtype=dtype), name=name)
+    _describe(table)
+    return table
+
+
+def rows_to_table(fields, rows):
+    """
+    Build a Table from a MAST reply's ``fields`` and ``data``.
+
+    Parameters
+    ----------
+    fields : list of dict
+        ``[{"name": ..., "type": ...}, ...]`` in the service's column order.
+    rows : list of dict
+        The ``data`` rows (of all pages, concatenated).
+
+    Returns
+    -------
+    table : `~astropy.table.Table`
+        One masked column per field, in the given order.
+
+    Examples
+    --------
+    >>> t = rows_to_table([{"name": "program", "type": "int"},
+    ...                    {"name": "effexptm", "type": "float"},
+    ...                    {"name": "publicReleaseDate", "type": "string"}],
+    ...                   [{"program": 1345, "effexptm": 1458.9, "publicReleaseDate": "/Date(1786449731000)/"},
+    ...                    {"program": 2736, "effexptm": None, "publicReleaseDate": None}])
+    >>> t["effexptm"].unit, t["effexptm"].mask.tolist()
+    (Unit("s"), [False, True])
+    >>> str(t["publicReleaseDate"][0].isot)
+    '2026-08-11T12:02:11.000'
+    """
+    table = Table(masked=True)
+    for field in fields:
+        name = field["name"]
+        if name == "_selected_" or name in table.colnames:
+            continue
+        values = list(map(methodcaller("get", name), rows))
+        kind = _column_kind(field.get("type"), values)
+        table[name] = _column(name, kind, values)
+    _describe(table)
+    return table

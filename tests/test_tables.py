@@ -1,0 +1,97 @@
+"""MAST JSON → Table (pure, from the fixtures in tests/data)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import astropy.units as u
+from astropy.time import Time
+
+from astroquery_nirspec.tables import LONG_STRING, empty_table, rows_to_table
+
+DATA = Path(__file__).parent / "data"
+
+
+def load(name):
+    return json.loads((DATA / name).read_text())
+
+
+@pytest.fixture
+def table():
+    reply = load("nirspec_three_rows.json")
+    return rows_to_table(reply["fields"], reply["data"])
+
+
+def test_column_order_and_types(table):
+    reply = load("nirspec_three_rows.json")
+    assert table.colnames == [f["name"] for f in reply["fields"]]
+    assert table["program"].dtype == np.int64
+    assert table["effexptm"].dtype == np.float64
+    assert table["isRestricted"].dtype == bool
+    assert table["grating"].dtype.kind == "U"
+    assert list(table["grating"]) == ["G235H", "G140H", "G140M"]
+
+
+def test_nulls_are_masked(table):
+    assert table["duration"].mask.tolist() == [False, True, False]
+    assert table["fileSize"].mask.tolist() == [False, False, True]
+    assert table["fxd_slit"].mask.tolist() == [False, False, True]
+    assert table["publicReleaseDate"].mask.tolist() == [False, True, False]
+
+
+def test_ms_json_dates_become_iso_times(table):
+    date = table["publicReleaseDate"]
+    assert isinstance(date, Time)
+    assert str(date[0].isot) == "2026-08-11T12:02:11.000"
+    # the MJD twin and the converted date agree
+    assert float(date[0].mjd) == pytest.approx(float(table["publicReleaseDate_mjd"][0]), abs=1e-6)
+
+
+def test_units_and_descriptions_from_the_catalogue(table):
+    assert table["effexptm"].unit == u.s
+    assert table["targ_ra"].unit == u.deg
+    assert table["grating"].description
+
+
+def test_long_text_stays_object_and_short_text_fixed_width(table):
+    assert table["s_region"].dtype == object
+    assert max(len(s) for s in table["s_region"].compressed()) > LONG_STRING
+    assert table["filename"].dtype.kind == "U"
+
+
+def test_numbers_in_a_text_column_become_numbers():
+    t = rows_to_table([{"name": "obsid", "type": "string"}], [{"obsid": 2003585980}, {"obsid": None}])
+    assert t["obsid"].dtype == np.int64
+    assert t["obsid"].mask.tolist() == [False, True]
+
+
+def test_boolean_strings():
+    t = rows_to_table([{"name": "isRestricted", "type": "boolean"}],
+                      [{"isRestricted": "True"}, {"isRestricted": "f"}, {"isRestricted": None}])
+    assert t["isRestricted"].tolist() == [True, False, None]
+
+
+def test_no_rows_keeps_the_columns():
+    reply = load("nirspec_empty.json")
+    t = rows_to_table(reply["fields"], reply["data"])
+    assert len(t) == 0 and "grating" in t.colnames
+    e = empty_table(["filename", "effexptm", "program"])
+    assert e.colnames == ["filename", "effexptm", "program"] and e["program"].dtype == np.int64
+
+
+def test_large_reply_is_built_without_per_cell_python(monkeypatch):
+    """100 000 rows: the builder must not call a Python function per cell."""
+    calls = []
+    import astroquery_nirspec.tables as tables_module
+    original = tables_module._column
+
+    def counting(name, kind, values):
+        calls.append(name)
+        return original(name, kind, values)
+
+    monkeypatch.setattr(tables_module, "_column", counting)
+    fields = [{"name": "effexptm", "type": "float"}, {"name": "grating", "type": "string"}]
+    rows = [{"effexptm": float(i), "grating": "G140M"} for i in range(100_000)]
+    t = rows_to_table(fields, rows)
+    assert len(t) == 100_000 and calls == ["effexptm", "grating"]
+    assert t["effexptm"][-1] == 99_999.0
