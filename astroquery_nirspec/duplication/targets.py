@@ -1,0 +1,310 @@
+"""
+Reading and validating a list of planned NIRSpec targets (pure: no network).
+"""
+# Standard library
+import math
+import os
+
+# Third party
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.io.registry import IORegistryError
+from astropy.table import Column, Table
+from astroquery.exceptions import InvalidQueryError
+
+# Local
+from .rules import APERTURE_MODE, APERTURES, GRATING_FILTER_PAIRS, GRATINGS, valid_filters
+
+__all__ = ["read_targets", "TARGET_COLUMNS"]
+
+#: Columns of a normalised target table, in order.
+TARGET_COLUMNS = ("name", "ra", "dec", "coord", "aperture", "mode", "grating", "filter",
+                  "exposure_time")
+
+_REQUIRED = ("name", "aperture", "grating", "filter", "exposure_time")
+_REQUIRED_TEXT = "name, ra and dec (or a SkyCoord column coord), aperture, grating, filter, exposure_time"
+
+
+def _row_label(index, names):
+    """'row 3 (target 'X')' with a 0-based index, naming the target when known."""
+    name = names[index] if names is not None and index < len(names) else None
+    return f"row {index} (target '{name}')" if name else f"row {index}"
+
+
+def _is_missing(value):
+    return value is None or value is np.ma.masked or (
+        isinstance(value, float) and math.isnan(value))
+
+
+def _load(targets):
+    """Turn the accepted inputs into (dict lower-case name -> column-like, n_rows, source)."""
+    source = ""
+    if isinstance(targets, (str, os.PathLike)):
+        path = os.fspath(targets)
+        if not os.path.isfile(path):
+            raise InvalidQueryError(f"Cannot read targets from '{path}': no such file.")
+        try:
+            try:
+                table = Table.read(path)
+            except IORegistryError:  # the extension does not identify the format
+                table = Table.read(path, format="ascii")
+        except Exception as err:  # any reader failure: report it with the path
+            raise InvalidQueryError(f"Cannot read targets from '{path}': {err}") from err
+        targets = table
+        source = f" in '{path}'"
+
+    if isinstance(targets, Table):
+        columns = {}
+        for colname in targets.colnames:
+            key = colname.strip().lower()
+            if key in columns:
+                raise InvalidQueryError(
+                    f"Targets{source} have two columns named '{key}' (ignoring case); keep one.")
+            columns[key] = targets[colname]
+        return columns, len(targets), source
+
+    if isinstance(targets, dict):
+        raise InvalidQueryError("Targets must be a Table, a file path or a list of dicts; "
+                                "got a single dict (wrap it in a list).")
+    if isinstance(targets, (list, tuple)):
+        rows = []
+        for index, row in enumerate(targets):
+            if not isinstance(row, dict):
+                raise InvalidQueryError(
+                    f"Targets row {index} is a {type(row).__name__}, not a dict.")
+            lowered = {}
+            for key, value in row.items():
+                lower = str(key).strip().lower()
+                if lower in lowered:
+                    raise InvalidQueryError(
+                        f"Targets row {index} has two keys named '{lower}' (ignoring case).")
+                lowered[lower] = value
+            rows.append(lowered)
+        keys = []
+        for row in rows:
+            keys.extend(key for key in row if key not in keys)
+        columns = {key: [row.get(key) for row in rows] for key in keys}
+        return columns, len(rows), source
+
+    raise InvalidQueryError(
+        f"Targets must be an astropy Table, a file path or a list of dicts, got {type(targets).__name__}.")
+
+
+def _strings(column, what, names, n):
+    """Stripped strings; a masked or empty value is an error naming its row."""
+    mask = np.ma.getmaskarray(column) if isinstance(column, np.ma.MaskedArray) else np.zeros(n, bool)
+    values = []
+    for index in range(n):
+        value = None if mask[index] else column[index]
+        text = "" if _is_missing(value) else str(value).strip()
+        if not text:
+            raise InvalidQueryError(f"Targets {_row_label(index, names)} has no {what}.")
+        values.append(text)
+    return values
+
+
+def _angles_deg(column, what, names, n):
+    """Floats in degrees from numbers, numeric strings, or angle Quantities."""
+    unit = getattr(column, "unit", None)
+    if isinstance(column, u.Quantity):
+        try:
+            return np.asarray(column.to_value(u.deg), dtype=float)
+        except u.UnitConversionError:
+            raise InvalidQueryError(
+                f"Targets column '{what}' must be an angle (degrees), got unit '{unit}'.") from None
+    scale = 1.0
+    if unit is not None:
+        try:
+            scale = u.Unit(unit).to(u.deg)
+        except u.UnitConversionError:
+            raise InvalidQueryError(
+                f"Targets column '{what}' must be an angle (degrees), got unit '{unit}'.") from None
+    mask = np.ma.getmaskarray(column) if isinstance(column, np.ma.MaskedArray) else np.zeros(n, bool)
+    values = np.empty(n)
+    for index in range(n):
+        value = None if mask[index] else column[index]
+        if isinstance(value, u.Quantity):
+            try:
+                values[index] = value.to_value(u.deg)
+            except u.UnitConversionError:
+                raise InvalidQueryError(
+                    f"Targets {_row_label(index, names)}: {what} must be an angle, got {value}.") from None
+            continue
+        try:
+            values[index] = float(value) * scale
+        except (TypeError, ValueError):
+            raise InvalidQueryError(
+                f"Targets {_row_label(index, names)}: {what} must be a number of degrees, "
+                f"got {value!r}.") from None
+    return values
+
+
+def _seconds(column, names, n):
+    """Exposure times in s from numbers, numeric strings or time Quantities."""
+    unit = getattr(column, "unit", None)
+    if isinstance(column, u.Quantity):
+        column = list(column)
+        unit = None
+    scale = 1.0
+    if unit is not None:
+        try:
+            scale = u.Unit(unit).to(u.s)
+        except u.UnitConversionError:
+            raise InvalidQueryError(
+                f"Targets column 'exposure_time' must be a time, got unit '{unit}'.") from None
+    mask = np.ma.getmaskarray(column) if isinstance(column, np.ma.MaskedArray) else np.zeros(n, bool)
+    values = np.empty(n)
+    for index in range(n):
+        value = None if mask[index] else column[index]
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                try:
+                    value = u.Quantity(value)
+                except (TypeError, ValueError):
+                    raise InvalidQueryError(
+                        f"Targets {_row_label(index, names)}: exposure_time must be a number of "
+                        f"seconds or a time Quantity, got {value!r}.") from None
+        if isinstance(value, u.Quantity):
+            try:
+                seconds = value.to_value(u.s)
+            except u.UnitConversionError:
+                raise InvalidQueryError(
+                    f"Targets {_row_label(index, names)}: exposure_time must be a time, got "
+                    f"{value} (unit '{value.unit}').") from None
+        else:
+            try:
+                seconds = float(value) * scale
+            except (TypeError, ValueError):
+                raise InvalidQueryError(
+                    f"Targets {_row_label(index, names)}: exposure_time must be a number of "
+                    f"seconds, got {value!r}.") from None
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise InvalidQueryError(
+                f"Targets {_row_label(index, names)}: exposure_time must be a positive finite "
+                f"time, got {value!r}.")
+        values[index] = seconds
+    return values
+
+
+def _coords(column, names, n):
+    """ICRS SkyCoord from a SkyCoord column, or a list of scalar SkyCoords."""
+    if not isinstance(column, SkyCoord):
+        for index, value in enumerate(column):
+            if not isinstance(value, SkyCoord):
+                raise InvalidQueryError(
+                    f"Targets {_row_label(index, names)}: coord must be a SkyCoord, got {value!r}.")
+        column = SkyCoord(list(column))
+    return column.icrs
+
+
+def read_targets(targets):
+    """
+    Read and validate a list of planned NIRSpec targets.
+
+    Column names are case-insensitive. Every row is checked before anything else happens.
+
+    Parameters
+    ----------
+    targets : `~astropy.table.Table`, str or path-like, or list of dict
+        The targets. A path is read with `astropy.table.Table.read` (format from the extension,
+        e.g. ECSV or CSV, else any ASCII table). Columns:
+
+        - ``name``: unique target name;
+        - ``ra``, ``dec``: ICRS degrees (numbers or angle Quantities), or a `~astropy.coordinates.SkyCoord`
+          column ``coord`` (which is used when both are given);
+        - ``aperture``: one of MSA, IFU, S200A1, S200A2, S400A1, S1600A1, S200B1;
+        - ``grating``, ``filter``: one of the nine valid NIRSpec pairs;
+        - ``exposure_time``: planned total on-target time, in s, or a time Quantity.
+
+    Returns
+    -------
+    targets : `~astropy.table.Table`
+        Columns ``name``, ``ra``, ``dec`` (float, deg), ``coord`` (ICRS SkyCoord), ``aperture``,
+        ``mode`` (MOS/IFU/FS), ``grating``, ``filter`` (upper case), ``exposure_time`` (float, s).
+        Other input columns are not kept.
+
+    Raises
+    ------
+    astroquery.exceptions.InvalidQueryError
+        For an unreadable file (naming the path), no targets, a missing column, or a bad value;
+        the message names the column, the row (0-based) and target, and the accepted values.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from astroquery_nirspec.duplication import read_targets
+    >>> targets = read_targets([{'Name': 'SN 1987A', 'RA': 83.8667, 'Dec': -69.2697,
+    ...                          'Aperture': 'ifu', 'Grating': 'g395h', 'Filter': 'f290lp',
+    ...                          'Exposure_Time': 1 * u.hour}])
+    >>> print(targets['name'][0], targets['aperture'][0], targets['mode'][0], targets['exposure_time'][0])
+    SN 1987A IFU IFU 3600.0
+    """
+    columns, n, source = _load(targets)
+    if n == 0:
+        raise InvalidQueryError(f"No targets given: the target list{source} is empty.")
+
+    missing = [name for name in _REQUIRED if name not in columns]
+    if "coord" not in columns:
+        missing += [name for name in ("ra", "dec") if name not in columns]
+    if missing:
+        raise InvalidQueryError(
+            f"Targets{source} lack the column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing)}; required: {_REQUIRED_TEXT}.")
+
+    names = None
+    names = _strings(columns["name"], "name", names, n)
+    seen = {}
+    for index, name in enumerate(names):
+        if name in seen:
+            raise InvalidQueryError(
+                f"Duplicate target name '{name}' in rows {seen[name]} and {index}; names must be unique.")
+        seen[name] = index
+
+    if "coord" in columns:
+        coords = _coords(columns["coord"], names, n)
+        ra = np.asarray(coords.ra.deg, dtype=float)
+        dec = np.asarray(coords.dec.deg, dtype=float)
+    else:
+        ra = _angles_deg(columns["ra"], "ra", names, n)
+        dec = _angles_deg(columns["dec"], "dec", names, n)
+    for index in range(n):
+        if not (math.isfinite(ra[index]) and 0 <= ra[index] < 360):
+            raise InvalidQueryError(
+                f"Targets {_row_label(index, names)}: ra must be in [0, 360) degrees, "
+                f"got {float(ra[index])!r}.")
+        if not (math.isfinite(dec[index]) and -90 <= dec[index] <= 90):
+            raise InvalidQueryError(
+                f"Targets {_row_label(index, names)}: dec must be in [-90, 90] degrees, "
+                f"got {float(dec[index])!r}.")
+
+    apertures = [value.upper() for value in _strings(columns["aperture"], "aperture", names, n)]
+    gratings = [value.upper() for value in _strings(columns["grating"], "grating", names, n)]
+    filters = [value.upper() for value in _strings(columns["filter"], "filter", names, n)]
+    for index in range(n):
+        label = _row_label(index, names)
+        if apertures[index] not in APERTURE_MODE:
+            raise InvalidQueryError(
+                f"Targets {label}: unknown aperture '{apertures[index]}'; accepted: {', '.join(APERTURES)}.")
+        if gratings[index] not in GRATINGS:
+            raise InvalidQueryError(
+                f"Targets {label}: unknown grating '{gratings[index]}'; accepted: {', '.join(GRATINGS)}.")
+        if (gratings[index], filters[index]) not in GRATING_FILTER_PAIRS:
+            raise InvalidQueryError(
+                f"Targets {label}: invalid grating/filter pair {gratings[index]}/{filters[index]}; "
+                f"valid filters for {gratings[index]}: {', '.join(valid_filters(gratings[index]))}.")
+    exposure = _seconds(columns["exposure_time"], names, n)
+
+    result = Table()
+    result["name"] = Column(names, dtype=str)
+    result["ra"] = Column(ra, unit=u.deg)
+    result["dec"] = Column(dec, unit=u.deg)
+    result["coord"] = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
+    result["aperture"] = Column(apertures, dtype=str)
+    result["mode"] = Column([APERTURE_MODE[a] for a in apertures], dtype=str)
+    result["grating"] = Column(gratings, dtype=str)
+    result["filter"] = Column(filters, dtype=str)
+    result["exposure_time"] = Column(exposure, unit=u.s)
+    return result
