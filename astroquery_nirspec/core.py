@@ -8,6 +8,9 @@ builds the request and sends it, and `NirspecMastClass._parse_result` turns the
 pages into a Table.
 """
 # Standard library
+import ipaddress
+import os
+import urllib.parse
 import warnings
 
 # Third party
@@ -15,8 +18,8 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
-from astroquery.exceptions import (InvalidQueryError, MaxResultsWarning, NoResultsWarning,
-                                   ResolverError)
+from astroquery.exceptions import (InvalidQueryError, LoginError, MaxResultsWarning,
+                                   NoResultsWarning, ResolverError)
 from astroquery.query import BaseQuery
 from astroquery.utils import async_to_sync
 
@@ -25,6 +28,8 @@ from . import conf
 from . import fields as _fields
 from . import filters as _filters
 from . import sky, tables, transport
+from .duplication import DuplicationRules, evaluate, group_observations, read_targets
+from .duplication import search as _search
 
 __all__ = ["NirspecMast", "NirspecMastClass", "ResponseList"]
 
@@ -64,13 +69,76 @@ class NirspecMastClass(BaseQuery):
         super().__init__()
         self._token = None
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ login
+    def login(self, token=None):
+        """
+        Log in to MAST with an API token, for exclusive-access data.
+
+        The token is sent as an ``Authorization`` header to the configured server
+        only, and only over HTTPS unless the server is on the loopback address. It
+        never appears in logs, warnings, errors, query payloads or the cache: while
+        logged in, replies are not cached.
+
+        Parameters
+        ----------
+        token : str, optional
+            A MAST API token (https://auth.mast.stsci.edu/token); default the
+            ``MAST_API_TOKEN`` environment variable.
+
+        Raises
+        ------
+        astroquery.exceptions.LoginError
+            When no token is given or found.
+
+        Examples
+        --------
+        >>> from astroquery_nirspec import NirspecMast
+        >>> NirspecMast.login(token="not-a-real-token")
+        >>> NirspecMast.logout()
+        """
+        token = token if token is not None else os.environ.get("MAST_API_TOKEN")
+        if not isinstance(token, str) or not token.strip():
+            raise LoginError("No MAST token: pass login(token=...) or set MAST_API_TOKEN; "
+                             "create a token at https://auth.mast.stsci.edu/token.")
+        self._token = token.strip()
+
+    def logout(self):
+        """
+        Forget the MAST token; later requests are anonymous.
+
+        Examples
+        --------
+        >>> from astroquery_nirspec import NirspecMast
+        >>> NirspecMast.logout()
+        """
+        self._token = None
+
     def _auth_headers(self):
-        return {}
+        """The Authorization header for the configured server, or {} when logged out."""
+        if not self._token:
+            return {}
+        parts = urllib.parse.urlsplit(conf.server)
+        host = (parts.hostname or "").lower()
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if parts.scheme != "https" and not loopback:
+            raise LoginError(f"Refusing to send the MAST token over {parts.scheme or 'an unknown'}:// "
+                             f"to {host or conf.server!r}: use an https:// server (or log out).")
+        return {"Authorization": f"token {self._token}"}
 
     def _cache_allowed(self, cache):
-        return cache
+        """Replies are never cached while a token is in use."""
+        return False if self._token else cache
 
+    def _response_hook(self, response, *args, **kwargs):
+        """astroquery's request logging, with the Authorization header redacted."""
+        if "Authorization" in response.request.headers:
+            response.request.headers["Authorization"] = "token [redacted]"
+        return super()._response_hook(response, *args, **kwargs)
+
+    # ------------------------------------------------------------------ helpers
     def _send(self, request, *, cache, retrieve_all=True, row_limit=None, is_complete=None):
         """Send ``request`` through the transport; the only I/O path of queries."""
         kwargs = {"is_complete": is_complete} if is_complete else {}
@@ -363,6 +431,64 @@ class NirspecMastClass(BaseQuery):
                                 'or a SkyCoord instead.')
         return SkyCoord(found[0]["ra"] * u.deg, found[0]["decl"] * u.deg, frame="icrs")
 
+    def check_duplicates_async(self, targets, *, rules=None, cache=None, get_query_payload=False):
+        """
+        Check planned NIRSpec targets against archived and planned observations.
+
+        Every target row is validated first; then targets close on the sky are
+        clustered into fields and each field is searched once in CAOM
+        (``Mast.Caom.Filtered.Position``), which holds executed, exclusive-access
+        and planned (``calib_level = -1``) observations. The rows found are grouped
+        into observations and configurations with their total exposure time and
+        judged under the JWST duplicate-observation rules
+        (`~astroquery_nirspec.duplication.evaluate`).
+
+        Parameters
+        ----------
+        targets : `~astropy.table.Table`, str, path-like or list of dict
+            Columns ``name``, ``ra``, ``dec`` (deg; or a SkyCoord column ``coord``),
+            ``aperture`` (MSA, IFU, S200A1, S200A2, S400A1, S1600A1, S200B1),
+            ``grating``, ``filter`` and ``exposure_time`` (planned total, s);
+            case-insensitive. A path is read with `~astropy.table.Table.read`.
+        rules : `~astroquery_nirspec.duplication.DuplicationRules`, optional
+            Radii and factors; default the JWST values.
+        cache : bool, optional
+            Use astroquery's cache.
+        get_query_payload : bool, optional
+            Return the list of requests (one per sky field) instead of querying.
+
+        Returns
+        -------
+        responses : list of `requests.Response`
+            Every page of every field's request.
+
+        Raises
+        ------
+        astroquery.exceptions.InvalidQueryError
+            For a bad target list, naming the column, row and accepted values, before
+            any request.
+
+        Examples
+        --------
+        >>> from astroquery_nirspec import NirspecMast
+        >>> targets = [{"name": "SN1", "ra": 53.16, "dec": -27.79, "aperture": "S200A1",
+        ...             "grating": "G395H", "filter": "F290LP", "exposure_time": 1000}]
+        >>> requests = NirspecMast.check_duplicates(targets, get_query_payload=True)
+        >>> requests[0]["service"], requests[0]["params"]["position"]
+        ('Mast.Caom.Filtered.Position', '53.16, -27.79, 0.075')
+        """
+        rules = DuplicationRules() if rules is None else rules
+        if not isinstance(rules, DuplicationRules):
+            raise InvalidQueryError(f"Invalid rules {rules!r}: give a DuplicationRules instance.")
+        table = read_targets(targets)
+        requests, labels = _search.field_requests(table, rules, pagesize=int(conf.pagesize))
+        if get_query_payload:
+            return requests
+        responses = ResponseList(kind="duplicates", targets=table, rules=rules, requests=requests)
+        for request in requests:
+            responses.extend(self._send(request, cache=cache))
+        return responses
+
     # ------------------------------------------------------------------ parsing
     def _parse_result(self, responses, *, verbose=False):
         """Turn the page responses of a query into its result."""
@@ -371,6 +497,8 @@ class NirspecMastClass(BaseQuery):
         if kind == "count" and context.get("cone") is None:
             data = transport.reply_json(responses[0]).get("data") or [{}]
             return int(next(iter(data[0].values())))
+        if kind == "duplicates":
+            return self._duplicates_report(responses, context)
         table = self._pages_to_table(responses, context)
         if kind == "count":
             return len(table)
@@ -407,6 +535,27 @@ class NirspecMastClass(BaseQuery):
         if request is not None:
             table.meta["filters"] = request["params"]["filters"]
         return table
+
+    @staticmethod
+    def _duplicates_report(responses, context):
+        rows = _search.caom_rows_table([transport.reply_json(r) for r in responses])
+        groups = group_observations(rows)
+        report = evaluate(context["targets"], groups, context["rules"])
+        # what downloads and plots need: CAOM's product-group id and the footprint
+        extra = {}
+        if len(rows) and "obs_id" in rows.colnames:
+            for row in rows:
+                extra.setdefault(str(row["obs_id"]),
+                                 (row["obsid"] if "obsid" in rows.colnames else None,
+                                  row["s_region"] if "s_region" in rows.colnames else None))
+        found = [extra.get(str(o)) if not np.ma.is_masked(o) else None for o in report["obs_id"]]
+        report["obsid"] = np.ma.MaskedArray([str(f[0]) if f and f[0] is not None else "" for f in found],
+                                            mask=[not f or f[0] is None for f in found])
+        report["s_region"] = np.ma.MaskedArray([str(f[1]) if f and f[1] is not None else "" for f in found],
+                                               mask=[not f or f[1] is None for f in found], dtype=object)
+        report.meta["service"] = _search.CAOM_SERVICE
+        report.meta["requests"] = len(context["requests"])
+        return report
 
     @staticmethod
     def _value_counts(table, name):

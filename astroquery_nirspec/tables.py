@@ -149,7 +149,7 @@ def empty_table(names):
     return table
 
 
-def rows_to_table(fields, rows):
+def rows_to_table(fields, rows, *, describe=True):
     """
     Build a Table from a MAST reply's ``fields`` and ``data``.
 
@@ -159,6 +159,9 @@ def rows_to_table(fields, rows):
         ``[{"name": ..., "type": ...}, ...]`` in the service's column order.
     rows : list of dict
         The ``data`` rows (of all pages, concatenated).
+    describe : bool
+        Take units and descriptions from the NIRSpec field catalogue (off for the
+        replies of other services, such as CAOM).
 
     Returns
     -------
@@ -185,5 +188,6 @@ def rows_to_table(fields, rows):
         values = list(map(methodcaller("get", name), rows))
         kind = _column_kind(field.get("type"), values)
         table[name] = _column(name, kind, values)
-    _describe(table)
+    if describe:
+        _describe(table)
     return table

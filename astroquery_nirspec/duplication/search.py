@@ -1,0 +1,207 @@
+"""
+Where to look in CAOM: sky fields of a target list and their ``Mast.Caom.Filtered.Position`` requests.
+
+Targets close on the sky share one request: they are clustered into fields, and each
+field is queried once with a radius of the field's extent plus the largest distance
+at which a candidate can still matter (the duplication radius, the MSA cross-check
+radius, times the "near" factor). Pure functions, no I/O: the requests are sent by
+`~astroquery_nirspec.NirspecMastClass.check_duplicates_async`.
+"""
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import Angle, SkyCoord
+from astropy.table import Table
+
+__all__ = ["CAOM_SERVICE", "MAX_FIELD_RADIUS", "cluster_targets", "search_radius", "field_requests",
+           "caom_rows_table"]
+
+#: CAOM holds planned (calib_level -1) and exclusive-access observations; the JWST
+#: file-level service does not (mast-protocol.md §0.5).
+CAOM_SERVICE = "Mast.Caom.Filtered.Position"
+
+#: The largest radius of one sky field: targets farther apart go to separate requests.
+MAX_FIELD_RADIUS = 10 * u.arcmin
+
+#: Server-side filters of every CAOM request. Instrument names are matched with a
+#: wildcard (NIRSPEC/MSA, NIRSPEC/IFU, NIRSPEC/SLIT and bare NIRSPEC rows);
+#: science intent and configuration are judged on the client, where the rules live.
+CAOM_FILTERS = (
+    {"paramName": "obs_collection", "values": ["JWST"]},
+    {"paramName": "instrument_name", "values": [], "freeText": "NIRSPEC%"},
+)
+
+
+def search_radius(targets, rules):
+    """
+    How far from each target a candidate can still be reported.
+
+    Parameters
+    ----------
+    targets : `~astropy.table.Table`
+        Output of `~astroquery_nirspec.duplication.read_targets`.
+    rules : `~astroquery_nirspec.duplication.DuplicationRules`
+
+    Returns
+    -------
+    radius : `~astropy.coordinates.Angle`
+        One per target: ``near_factor`` times the larger of its duplication radius and,
+        for fixed-slit and IFU targets, the MSA cross-check radius.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication import DuplicationRules, read_targets
+    >>> t = read_targets([{"name": "a", "ra": 10, "dec": 20, "aperture": "IFU",
+    ...                    "grating": "G395H", "filter": "F290LP", "exposure_time": 1000}])
+    >>> search_radius(t, DuplicationRules()).to("arcsec")
+    <Angle [270.] arcsec>
+    """
+    radii = []
+    for aperture, mode in zip(targets["aperture"], targets["mode"]):
+        radius = rules.radius_for(aperture)
+        if mode in ("FS", "IFU"):
+            radius = max(radius, rules.msa_cross_radius)
+        radii.append(radius.to_value(u.arcsec) * rules.near_factor)
+    return Angle(np.array(radii), u.arcsec)
+
+
+def _mean_direction(coords):
+    """The normalised mean of unit vectors: a field centre that is right across RA 0 and poles."""
+    xyz = coords.cartesian.xyz.mean(axis=1)
+    center = SkyCoord(x=xyz[0], y=xyz[1], z=xyz[2], representation_type="cartesian", frame="icrs")
+    center.representation_type = "spherical"
+    return SkyCoord(center.ra, center.dec, frame="icrs")
+
+
+def cluster_targets(coords, *, max_radius=MAX_FIELD_RADIUS):
+    """
+    Group positions into sky fields no larger than ``max_radius``.
+
+    Greedy: the first unassigned position seeds a field that takes every unassigned
+    position within ``max_radius`` of it; the field centre is then the mean direction
+    of its members and its extent their largest separation from that centre.
+
+    Parameters
+    ----------
+    coords : `~astropy.coordinates.SkyCoord`
+        Target positions (an array).
+    max_radius : `~astropy.units.Quantity`
+        Largest distance of a member from its seed.
+
+    Returns
+    -------
+    labels : `numpy.ndarray` of int
+        Field index of each position.
+    centers : `~astropy.coordinates.SkyCoord`
+        Field centres.
+    extents : `~astropy.coordinates.Angle`
+        Largest separation of a member from its field's centre.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> from astropy.coordinates import SkyCoord
+    >>> c = SkyCoord([359.999, 0.001, 150.0] * u.deg, [0, 0, 2] * u.deg)
+    >>> labels, centers, extents = cluster_targets(c)
+    >>> labels.tolist(), round(float(extents[0].to_value(u.arcsec)), 1)
+    ([0, 0, 1], 3.6)
+    """
+    coords = coords.icrs
+    labels = np.full(len(coords), -1, dtype=int)
+    centers, extents = [], []
+    for seed in range(len(coords)):
+        if labels[seed] >= 0:
+            continue
+        free = np.flatnonzero(labels < 0)
+        near = free[coords[free].separation(coords[seed]) <= max_radius]
+        labels[near] = len(centers)
+        center = _mean_direction(coords[near])
+        centers.append(center)
+        extents.append(coords[near].separation(center).max().to_value(u.deg))
+    return (labels, SkyCoord([c.ra for c in centers], [c.dec for c in centers], frame="icrs"),
+            Angle(np.array(extents), u.deg))
+
+
+def field_requests(targets, rules, *, pagesize, max_radius=MAX_FIELD_RADIUS):
+    """
+    The CAOM requests that cover every target of a list, one per sky field.
+
+    Parameters
+    ----------
+    targets : `~astropy.table.Table`
+        Output of `~astroquery_nirspec.duplication.read_targets`.
+    rules : `~astroquery_nirspec.duplication.DuplicationRules`
+    pagesize : int
+        Rows per page.
+    max_radius : `~astropy.units.Quantity`
+        Largest field radius (targets are clustered within it).
+
+    Returns
+    -------
+    requests : list of dict
+        Mashup requests for ``Mast.Caom.Filtered.Position``.
+    labels : `numpy.ndarray` of int
+        The field of each target.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication import DuplicationRules, read_targets
+    >>> t = read_targets([{"name": n, "ra": 53.1 + i * 0.001, "dec": -27.8, "aperture": "MSA",
+    ...                    "grating": "G395H", "filter": "F290LP", "exposure_time": 1000}
+    ...                   for i, n in enumerate("abc")])
+    >>> requests, labels = field_requests(t, DuplicationRules(), pagesize=50000)
+    >>> len(requests), requests[0]["params"]["position"]
+    (1, '53.101, -27.8, 0.07588458098')
+    """
+    labels, centers, extents = cluster_targets(targets["coord"], max_radius=max_radius)
+    reach = search_radius(targets, rules)
+    requests = []
+    for index in range(len(centers)):
+        members = labels == index
+        radius = (extents[index] + reach[members].max()).to_value(u.deg)
+        position = f"{centers[index].ra.deg:.10g}, {centers[index].dec.deg:.10g}, {radius:.10g}"
+        requests.append({"service": CAOM_SERVICE,
+                         "params": {"columns": "*", "filters": [dict(f) for f in CAOM_FILTERS],
+                                    "position": position},
+                         "format": "json", "pagesize": int(pagesize), "page": 1})
+    return requests, labels
+
+
+def caom_rows_table(results):
+    """
+    One table of the CAOM rows of several replies, each observation product once.
+
+    Fields overlap near their edges, so a row can come back from two requests; rows
+    are told apart by ``obsid`` (CAOM's product-group id) when present.
+
+    Parameters
+    ----------
+    results : list of dict
+        Parsed replies (``fields`` and ``data``).
+
+    Returns
+    -------
+    rows : `~astropy.table.Table`
+
+    Examples
+    --------
+    >>> page = {"fields": [{"name": "obsid", "type": "string"}, {"name": "s_ra", "type": "float"}],
+    ...         "data": [{"obsid": 1, "s_ra": 10.0}, {"obsid": 2, "s_ra": 11.0}]}
+    >>> len(caom_rows_table([page, page]))
+    2
+    """
+    from ..tables import rows_to_table
+
+    fields = next((r["fields"] for r in results if r.get("fields")), None)
+    if fields is None:
+        return Table()
+    seen, rows = set(), []
+    for result in results:
+        for row in result.get("data") or []:
+            key = row.get("obsid")
+            if key is None:
+                key = tuple(sorted((k, str(v)) for k, v in row.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(row)
+    return rows_to_table(fields, rows, describe=False)
