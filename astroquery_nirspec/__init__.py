@@ -58,6 +58,11 @@ class Conf(_config.ConfigNamespace):
         -1,
         "Default maximum number of rows a query returns (-1: no limit).",
         cfgtype="integer")
+    progress = _config.ConfigItem(
+        True,
+        "Show progress bars (pages, sky fields, downloads) on standard error when it is a "
+        "terminal; False hides them.",
+        cfgtype="boolean")
     download_concurrency = _config.ConfigItem(
         2,
         "How many files are downloaded at once.",

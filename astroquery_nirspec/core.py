@@ -28,6 +28,7 @@ from . import conf
 from . import fields as _fields
 from . import filters as _filters
 from . import sky, tables, transport
+from .progress import page_reporter, progress_bar
 from .duplication import DuplicationRules, evaluate, group_observations, read_targets
 from .duplication import search as _search
 
@@ -139,12 +140,20 @@ class NirspecMastClass(BaseQuery):
         return super()._response_hook(response, *args, **kwargs)
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _progress_enabled():
+        """Bars only when conf.progress allows it and stderr is a terminal."""
+        return None if conf.progress else False
+
     def _send(self, request, *, cache, retrieve_all=True, row_limit=None, is_complete=None):
-        """Send ``request`` through the transport; the only I/O path of queries."""
+        """Send ``request`` through the transport, with a page bar; the only I/O path of queries."""
         kwargs = {"is_complete": is_complete} if is_complete else {}
-        return transport.invoke(self, request, cache=self._cache_allowed(cache),
-                                retrieve_all=retrieve_all, row_limit=row_limit,
-                                headers=self._auth_headers(), **kwargs)
+        with progress_bar(desc=request["service"], unit="page",
+                          enabled=self._progress_enabled() if retrieve_all else False) as bar:
+            return transport.invoke(self, request, cache=self._cache_allowed(cache),
+                                    retrieve_all=retrieve_all, row_limit=row_limit,
+                                    headers=self._auth_headers(), progress=page_reporter(bar),
+                                    **kwargs)
 
     def _resolve(self, coordinates, *, cache):
         """A SkyCoord for a position or an object name (names go to MAST's resolver)."""
@@ -485,8 +494,11 @@ class NirspecMastClass(BaseQuery):
         if get_query_payload:
             return requests
         responses = ResponseList(kind="duplicates", targets=table, rules=rules, requests=requests)
-        for request in requests:
-            responses.extend(self._send(request, cache=cache))
+        with progress_bar(len(requests), desc="sky fields", unit="field",
+                          enabled=self._progress_enabled()) as bar:
+            for request in requests:
+                responses.extend(self._send(request, cache=cache))
+                bar.update(1)
         return responses
 
     # ------------------------------------------------------------------ parsing
