@@ -645,7 +645,11 @@ def build_parser():
 # ---------------------------------------------------------------------------------------------
 
 def _cache(args):
-    return False if args.no_cache else None
+    """False with --no-cache, else astroquery's own setting (``astroquery.cache_conf``)."""
+    if args.no_cache:
+        return False
+    from astroquery import cache_conf
+    return bool(cache_conf.cache_active)
 
 
 def _position(args):
@@ -655,6 +659,22 @@ def _position(args):
     if args.radius is not None:
         kwargs["radius"] = args.radius
     return kwargs
+
+
+def _check_output(args):
+    """Refuse a bad -o/--format before anything is sent (the query may take long)."""
+    path, fmt = args.output, args.format
+    if path is None and fmt is None:
+        return
+    if path is None or path == "-":
+        if (fmt or "ecsv") not in _TEXT_FORMATS:
+            raise CommandError(f"Cannot write {fmt.upper()} to standard output; give a file name "
+                               f"with -o, or --format {'/'.join(_TEXT_FORMATS)}.")
+        return
+    _format_for(path, fmt)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CommandError(f"Cannot write '{path}': the directory '{folder}' does not exist.")
 
 
 def _show_table(table, args):
@@ -689,6 +709,7 @@ def _note(args, message):
 
 
 def _cmd_query(api, args):
+    _check_output(args)
     filters = parse_filter_tokens(args.filters)
     kwargs = dict(_position(args), **filters)
     if args.limit is not None:
@@ -709,6 +730,7 @@ def _cmd_count(api, args):
 
 
 def _cmd_values(api, args):
+    _check_output(args)
     filters = parse_filter_tokens(list(args.where) + list(args.filters))
     table = api.get_parameter_values(args.field, cache=_cache(args), **_position(args), **filters)
     _show_table(table, args)
@@ -716,6 +738,7 @@ def _cmd_values(api, args):
 
 
 def _cmd_fields(api, args):
+    _check_output(args)
     _show_table(api.list_fields(match=args.match), args)
     return EXIT_OK
 
@@ -770,6 +793,7 @@ def _cmd_duplicates(api, args):
     if check is None:
         raise CommandError("duplicates is not available: this version of astroquery_nirspec "
                            "has no NirspecMast.check_duplicates.")
+    _check_output(args)
     plot = _plot_function() if args.plot else None
     if not os.path.exists(args.targets):
         raise CommandError(f"No such file: '{args.targets}'.")

@@ -241,3 +241,625 @@ def test_options_before_and_after_the_command():
     after = parser.parse_args(["count", "grating=G140M", "--server", "http://a", "--no-cache"])
     assert before.server == after.server == "http://a"
     assert before.no_cache and after.no_cache
+
+
+# ---------------------------------------------------------------------------------------------
+# In-process runs of main() against the local MAST server
+# ---------------------------------------------------------------------------------------------
+
+from mast_server import (NIRSPEC_SERVICE, Fault, MastServer, caom_row,  # noqa: E402
+                         make_archive, make_nirspec_rows, match_service)
+
+NGC1068 = (40.669629, -0.013281)
+
+
+def _make_archive():
+    rows = make_nirspec_rows(160, seed=21)
+    # IFU G395H cubes with long exposures, and G235H data around NGC 1068
+    for row in rows[:24]:
+        row.update(exp_type="NRS_IFU", grating="G395H", filter="F290LP", effexptm=1500.0)
+    near = make_nirspec_rows(24, seed=22, center=NGC1068, spread_deg=0.004)
+    for row in near[:12]:
+        row.update(grating="G235H", filter="F170LP")
+    caom = [caom_row(s_ra=10.0, s_dec=-20.0, filters="F290LP;G395H", t_exptime=1000.0),
+            caom_row(calib_level=-1, s_ra=10.0002, s_dec=-20.0, proposal_id="4321")]
+    return make_archive(nirspec_rows=rows + near, caom_rows=caom)
+
+
+ARCHIVE = _make_archive()
+ROWS = ARCHIVE[NIRSPEC_SERVICE].rows
+FILES = {row["dataURI"]: f"content of {row['filename']}".encode() for row in ROWS[:24]}
+MSA_PROGRAM = next(str(row["program"]) for row in ROWS if row["exp_type"] == "NRS_MSASPEC")
+
+TARGETS_CSV = """\
+name,ra,dec,aperture,grating,filter,exposure_time
+A,10.0,-20.0,IFU,G395H,F290LP,1000
+B,150.0,2.0,S200A1,G140M,F100LP,2000
+"""
+CLEAN_TARGETS_CSV = """\
+name,ra,dec,aperture,grating,filter,exposure_time
+B,150.0,2.0,S200A1,G140M,F100LP,2000
+"""
+
+
+@pytest.fixture(scope="module")
+def mast():
+    with MastServer(ARCHIVE, names={"NGC 1068": NGC1068}, files=FILES) as srv:
+        yield srv
+
+
+@pytest.fixture
+def server(mast, monkeypatch, tmp_path):
+    """The local server's URL, with quick retries and the cache in tmp_path."""
+    monkeypatch.setattr(NirspecMast, "_cache_location", tmp_path / "cache")
+    NirspecMast.logout()
+    mast.clear_faults()
+    with conf.set_temp("retry_backoff", 0.01), conf.set_temp("poll_interval", 0.01), \
+            conf.set_temp("progress", False):
+        yield mast.url
+
+
+@pytest.fixture
+def api(server):
+    """Run the Python API against the local server (what the command line must match)."""
+    with conf.set_temp("server", server):
+        yield NirspecMast
+
+
+def _column_text(column):
+    """A column as comparable text, masked entries as '--'."""
+    if isinstance(column, Time):
+        mask = (np.broadcast_to(np.asarray(column.mask, bool), column.shape) if column.masked
+                else np.zeros(len(column), bool))
+        return ["--" if m else str(v) for v, m in zip(np.atleast_1d(column.isot), mask)]
+    mask = np.ma.getmaskarray(column)
+    values = np.asarray(column)
+    if values.dtype.kind == "S":                    # FITS gives bytes back
+        values = np.char.decode(values, "utf-8")
+    return ["--" if m else str(v) for v, m in zip(values, mask)]
+
+
+def _assert_same_rows(got, expected, time_as_text=False):
+    assert got.colnames == expected.colnames
+    assert len(got) == len(expected)
+    for name in expected.colnames:
+        want = _column_text(expected[name])
+        have = _column_text(got[name])
+        if not isinstance(expected[name], Time) and expected[name].dtype.kind == "f":
+            have = [h if h == "--" else f"{float(h):.9g}" for h in have]
+            want = [w if w == "--" else f"{float(w):.9g}" for w in want]
+        if expected[name].dtype.kind == "b" if not isinstance(expected[name], Time) else False:
+            have = [str(h).lower() in ("true", "1") if h != "--" else h for h in have]
+            want = [str(w).lower() in ("true", "1") if w != "--" else w for w in want]
+        assert have == want, name
+
+
+QUERY = ["exp_type=NRS_IFU", "grating=G395H", "effexptm>=1000"]
+QUERY_KWARGS = dict(exp_type="NRS_IFU", grating="G395H", effexptm=(1000, None))
+
+
+def test_query_to_ecsv_equals_the_api(server, api, tmp_path, capsys):
+    path = tmp_path / "ifu.ecsv"
+    assert main(["query", *QUERY, "--columns", "filename,targname,effexptm", "-o", str(path),
+                 "--server", server, "--no-cache"]) == 0
+    expected = api.query_filtered("filename,targname,effexptm", cache=False, **QUERY_KWARGS)
+    assert len(expected) >= 24
+    _assert_same_rows(Table.read(path), expected)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"nirspec-mast: wrote {len(expected)} rows to {path} (ECSV)\n"
+
+
+def test_query_sends_the_filters_of_the_api(server, mast):
+    mast.clear_log()
+    tokens = ["exp_type=NRS_IFU,NRS_FIXEDSLIT", "effexptm=100..2000", "filename=*_s3d.fits",
+              "date_obs>=2023-01-01"]
+    assert main(["query", *tokens, "--server", server, "--no-cache", "-o", os.devnull,
+                 "--format", "csv"]) == 0
+    sent = mast.requests(NIRSPEC_SERVICE)[-1]["params"]["filters"]
+    expected = NirspecMast.query_filtered(
+        exp_type=["NRS_IFU", "NRS_FIXEDSLIT"], effexptm=(100, 2000), filename="*_s3d.fits",
+        date_obs=("2023-01-01", None), get_query_payload=True)["params"]["filters"]
+    assert sent == expected
+
+
+@pytest.mark.parametrize("ext", ["ecsv", "csv", "xml", "vot", "fits"])
+def test_every_format_round_trips_a_real_query_result(server, api, tmp_path, ext):
+    path = tmp_path / f"all.{ext}"
+    assert main(["query", "--server", server, "--no-cache", "-o", str(path)]) == 0
+    expected = api.query_filtered(cache=False)
+    fmt = cli.FORMATS[cli.EXTENSIONS[f".{ext}"]]
+    back = Table.read(path, format=fmt)
+    assert len(back) == len(ROWS)
+    assert back.colnames == expected.colnames
+    # the columns with nulls, dates, booleans and long text survive
+    for name in ("filename", "targname", "effexptm", "fxd_slit", "date_obs", "publicReleaseDate",
+                 "isRestricted", "s_region", "dataURI", "program"):
+        got, want = _column_text(back[name]), _column_text(expected[name])
+        # (dates are Time in ECSV and ISO text in the other formats: the same text here)
+        if ext in ("xml", "vot", "fits") and (isinstance(expected[name], Time)
+                                             or expected[name].dtype.kind == "U"):
+            want = ["" if w == "--" else w for w in want]   # no null text in VOTable and FITS
+            got = ["" if g == "--" else g for g in got]
+        if expected[name].dtype.kind == "f" if not isinstance(expected[name], Time) else False:
+            got = [g if g == "--" else f"{float(g):.9g}" for g in got]
+            want = [w if w == "--" else f"{float(w):.9g}" for w in want]
+        if name == "isRestricted":
+            got = [str(g).lower() in ("true", "1") for g in got]
+            want = [str(w).lower() in ("true", "1") for w in want]
+        assert got == want, name
+    if ext == "ecsv":
+        assert isinstance(back["date_obs"], Time)
+        assert back.meta["service"] == "Mast.Jwst.Filtered.Nirspec"
+    if ext != "csv":                               # CSV has no units
+        assert back["effexptm"].unit == "s"
+
+
+def test_query_prints_a_table(server, api, capsys):
+    assert main(["query", "exp_type=NRS_IFU", "-c", "filename,effexptm", "--all",
+                 "--server", server, "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    expected = api.query_filtered("filename,effexptm", exp_type="NRS_IFU", cache=False)
+    lines = out.splitlines()
+    assert lines[0].split() == ["filename", "effexptm"]
+    assert len(lines) == len(expected) + 3          # names, unit, dashes, rows
+    assert all(name in out for name in expected["filename"])
+
+
+def test_query_screenful(server, capsys):
+    assert main(["query", "-c", "filename", "--max-lines", "10", "--server", server,
+                 "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert f"Length = {len(ROWS)} rows" in out
+    assert len(out.splitlines()) <= 11
+
+
+def test_query_near_a_name(server, api, tmp_path, capsys):
+    path = tmp_path / "near.ecsv"
+    assert main(["query", "--near", "NGC 1068", "--radius", "30arcsec", "grating=G235H",
+                 "--server", server, "--no-cache", "-o", str(path)]) == 0
+    expected = api.query_filtered(coordinates="NGC 1068", radius="30arcsec", grating="G235H",
+                                  cache=False)
+    assert len(expected) > 0
+    _assert_same_rows(Table.read(path), expected)
+    assert "separation" in expected.colnames
+
+
+def test_query_near_coordinates(server, capsys):
+    assert main(["query", "--near", f"{NGC1068[0]} {NGC1068[1]}", "--radius", "1arcmin",
+                 "-c", "filename", "--server", server, "--no-cache", "--all"]) == 0
+    assert "jw" in capsys.readouterr().out
+
+
+def test_query_limit_pagesize_and_page(server, mast, capsys):
+    mast.clear_log()
+    assert main(["query", "-c", "filename", "--pagesize", "50", "--all", "--server", server,
+                 "--no-cache"]) == 0
+    assert mast.count(NIRSPEC_SERVICE) == -(-len(ROWS) // 50)
+    capsys.readouterr()
+    assert main(["query", "-c", "filename", "--limit", "3", "--server", server, "--no-cache"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 2 + 3
+    assert err.startswith("nirspec-mast: warning: Only the first 3 of")
+    assert main(["query", "-c", "filename", "--pagesize", "10", "--page", "2", "--all",
+                 "--server", server, "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 2 + 10
+    assert ROWS[10]["filename"] in out and ROWS[0]["filename"] not in out
+
+
+def test_query_without_results_warns_and_succeeds(server, capsys):
+    assert main(["query", "program=99999", "-c", "filename", "--server", server, "--no-cache"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "nirspec-mast: warning: Query returned no results.\n"
+    assert out.split() == ["filename", "--------"]
+
+
+def test_count_equals_the_api(server, api, capsys):
+    assert main(["count", "exp_type=NRS_MSASPEC", f"program={MSA_PROGRAM}", "--server", server,
+                 "--no-cache"]) == 0
+    expected = api.query_filtered_count(exp_type="NRS_MSASPEC", program=MSA_PROGRAM, cache=False)
+    assert expected > 0
+    assert capsys.readouterr().out == f"{expected}\n"
+
+
+def test_count_in_a_cone(server, api, capsys):
+    assert main(["count", "--near", "NGC 1068", "--radius", "30arcsec", "--server", server,
+                 "--no-cache"]) == 0
+    expected = api.query_filtered_count(coordinates="NGC 1068", radius="30arcsec", cache=False)
+    assert int(capsys.readouterr().out) == expected > 0
+
+
+def test_values_equal_the_api(server, api, capsys):
+    assert main(["values", "grating", "--where", "exp_type=NRS_FIXEDSLIT", "--server", server,
+                 "--no-cache", "--format", "csv"]) == 0
+    expected = api.get_parameter_values("grating", exp_type="NRS_FIXEDSLIT", cache=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "grating,count"
+    assert lines[1:] == [f"{g},{n}" for g, n in zip(expected["grating"], expected["count"])]
+
+
+def test_values_with_positional_filters(server, capsys):
+    assert main(["values", "exp_type", "grating=G395H", "--server", server, "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "NRS_IFU" in out and "count" in out
+
+
+def test_cache_is_used_unless_no_cache(server, mast, capsys):
+    mast.clear_log()
+    for _ in range(2):
+        assert main(["count", "grating=G140M", "--server", server]) == 0
+    assert mast.count(NIRSPEC_SERVICE) == 1
+    for _ in range(2):
+        assert main(["count", "grating=G140M", "--server", server, "--no-cache"]) == 0
+    assert mast.count(NIRSPEC_SERVICE) == 3
+
+
+def test_server_and_timeout_apply_only_during_the_command(server):
+    before = (conf.server, conf.timeout)
+    assert main(["count", "--server", server, "--timeout", "12.5", "--no-cache"]) == 0
+    assert (conf.server, conf.timeout) == before
+
+
+# ---- errors and exit codes -------------------------------------------------------------------
+
+def test_unknown_field_is_the_api_message(server, capsys):
+    assert main(["query", "gratng=G395H", "--server", server]) == 2
+    with pytest.raises(InvalidQueryError) as api_error:
+        NirspecMast.query_filtered(gratng="G395H", get_query_payload=True)
+    assert capsys.readouterr().err == f"nirspec-mast: error: {api_error.value}\n"
+
+
+def test_bad_value_is_the_api_message(server, capsys):
+    assert main(["count", "effexptm>=lots", "--server", server]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nirspec-mast: error: Invalid value 'lots' (str) for field 'effexptm'")
+    assert len(err.splitlines()) == 1
+
+
+def test_unresolvable_name_exit_2(server, capsys):
+    assert main(["query", "--near", "No Such Object", "--radius", "1arcmin", "--server", server,
+                 "--no-cache"]) == 2
+    assert capsys.readouterr().err.startswith(
+        'nirspec-mast: error: Could not resolve "No Such Object"')
+
+
+@pytest.mark.parametrize("radius, message", [(None, "needs radius="), ("30", "single angle")])
+def test_bad_cone_exit_2(server, capsys, radius, message):
+    args = ["count", "--near", "10 20", "--server", server]
+    if radius:
+        args += ["--radius", radius]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_service_error_exit_3(server, mast, capsys):
+    mast.add_fault(Fault.error("Something broke on the server."), match=match_service(NIRSPEC_SERVICE))
+    assert main(["count", "grating=G140M", "--server", server, "--no-cache"]) == 3
+    assert capsys.readouterr().err == (
+        "nirspec-mast: error: MAST returned an error: Something broke on the server.\n")
+
+
+def test_timeout_exit_3(server, mast, capsys):
+    mast.add_fault(Fault.delay(2.0), match=match_service(NIRSPEC_SERVICE))
+    assert main(["count", "--server", server, "--no-cache", "--timeout", "0.3"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("nirspec-mast: error: Timeout limit of 0.3 s exceeded")
+    assert len(err.splitlines()) == 1
+
+
+def _closed_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_unreachable_server_exit_3(server, capsys):
+    assert main(["count", "--server", f"http://127.0.0.1:{_closed_port()}", "--no-cache"]) == 3
+    err = capsys.readouterr().err
+    assert "Connection to MAST failed" in err and len(err.splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(server, capsys):
+    assert main(["count", "gratng=G140M", "--server", server, "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.rstrip().splitlines()[-1].startswith("nirspec-mast: error: Unknown field 'gratng'")
+
+
+def test_internal_error_exit_4(server, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("oops")
+    monkeypatch.setattr(NirspecMast, "query_filtered_count", broken)
+    assert main(["count", "--server", server]) == 4
+    assert capsys.readouterr().err.startswith(
+        "nirspec-mast: error: internal error: ZeroDivisionError: oops (run again with --debug")
+
+
+def test_interrupt_exit_130(server, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(NirspecMast, "query_filtered_count", interrupted)
+    assert main(["count", "--server", server]) == 130
+    assert capsys.readouterr().err == "nirspec-mast: interrupted\n"
+
+
+def test_login_needs_the_environment_token(server, monkeypatch, capsys):
+    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
+    assert main(["count", "--login", "--server", server]) == 2
+    assert "No MAST token" in capsys.readouterr().err
+    monkeypatch.setenv("MAST_API_TOKEN", "a-test-token")
+    assert main(["count", "--login", "--server", server]) == 0
+    assert NirspecMast._token is None          # logged out again after the command
+
+
+# ---- duplicates --------------------------------------------------------------------------------
+
+@pytest.fixture
+def targets(tmp_path):
+    path = tmp_path / "targets.csv"
+    path.write_text(TARGETS_CSV)
+    clean = tmp_path / "clean.csv"
+    clean.write_text(CLEAN_TARGETS_CSV)
+    return path, clean
+
+
+def _require_check_duplicates():
+    if not hasattr(NirspecMast, "check_duplicates"):
+        pytest.skip("NirspecMast.check_duplicates is not in this version yet")
+
+
+def test_duplicates_found_exit_1(server, api, targets, tmp_path, capsys):
+    _require_check_duplicates()
+    path, _ = targets
+    report_path = tmp_path / "report.ecsv"
+    assert main(["duplicates", str(path), "-o", str(report_path), "--server", server,
+                 "--no-cache"]) == 1
+    expected = api.check_duplicates(str(path), cache=False)
+    back = Table.read(report_path)
+    assert len(back) == len(expected)
+    assert list(back["verdict"]) == list(expected["verdict"])
+    assert "DUPLICATE" in list(back["verdict"])
+    err = capsys.readouterr().err
+    assert "2 targets: 1 DUPLICATE, 1 NOT_DUPLICATE" in err
+
+
+def test_duplicates_printed_summary(server, targets, capsys):
+    _require_check_duplicates()
+    path, _ = targets
+    assert main(["duplicates", str(path), "--server", server, "--no-cache"]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:5] == ["target", "target_aperture", "target_grating",
+                                               "target_filter", "verdict"]
+    assert "DUPLICATE" in out and "NOT_DUPLICATE" in out
+
+
+def test_no_duplicates_exit_0(server, targets, capsys):
+    _require_check_duplicates()
+    _, clean = targets
+    assert main(["duplicates", str(clean), "--server", server, "--no-cache"]) == 0
+    assert "1 target: 1 NOT_DUPLICATE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ext", ["csv", "xml", "fits"])
+def test_duplicates_report_in_other_formats(server, api, targets, tmp_path, ext):
+    _require_check_duplicates()
+    path, _ = targets
+    out = tmp_path / f"report.{ext}"
+    assert main(["duplicates", str(path), "-o", str(out), "--server", server, "--no-cache"]) == 1
+    back = Table.read(out, format=cli.FORMATS[cli.EXTENSIONS[f".{ext}"]])
+    expected = NirspecMast.check_duplicates(str(path), cache=False)
+    assert _column_text(back["verdict"]) == list(expected["verdict"])
+    assert _column_text(back["target"]) == list(expected["target"])
+
+
+def test_duplicates_rules_options(server, targets, capsys):
+    _require_check_duplicates()
+    path, _ = targets
+    # exposure 1000 s planned vs 1000 s archived: a factor of 1 still matches
+    assert main(["duplicates", str(path), "--exptime-factor", "1", "--radius", "IFU=5arcsec",
+                 "--server", server, "--no-cache"]) == 1
+    capsys.readouterr()
+    assert main(["duplicates", str(path), "--radius", "IFU", "--server", server]) == 2
+    assert "write APERTURE=ANGLE" in capsys.readouterr().err
+    assert main(["duplicates", str(path), "--radius", "XYZ=3arcsec", "--server", server]) == 2
+    assert "Unknown aperture 'XYZ'" in capsys.readouterr().err
+    assert main(["duplicates", str(path), "--exptime-factor", "0.5", "--server", server]) == 2
+    assert "exptime_factor" in capsys.readouterr().err
+
+
+def test_duplicates_bad_target_files(server, tmp_path, capsys):
+    _require_check_duplicates()
+    assert main(["duplicates", str(tmp_path / "missing.csv"), "--server", server]) == 2
+    assert capsys.readouterr().err == f"nirspec-mast: error: No such file: '{tmp_path / 'missing.csv'}'.\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,ra,dec\nA,10,-20\n")
+    assert main(["duplicates", str(bad), "--server", server]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nirspec-mast: error: ") and len(err.splitlines()) == 1
+    assert "aperture" in err
+
+
+def test_duplicates_plot(server, targets, tmp_path, capsys):
+    _require_check_duplicates()
+    pytest.importorskip("matplotlib")
+    path, _ = targets
+    png = tmp_path / "report.png"
+    assert main(["duplicates", str(path), "--plot", str(png), "--server", server,
+                 "--no-cache"]) == 1
+    assert png.stat().st_size > 1000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"drew the report to {png}" in capsys.readouterr().err
+
+
+def test_duplicates_plot_unavailable_exit_2(server, targets, tmp_path, monkeypatch, capsys):
+    _require_check_duplicates()
+    path, _ = targets
+    monkeypatch.setitem(sys.modules, "astroquery_nirspec.plotting", None)  # import fails
+    import astroquery_nirspec
+    monkeypatch.delattr(astroquery_nirspec, "plotting", raising=False)
+    assert main(["duplicates", str(path), "--plot", str(tmp_path / "r.png"), "--server", server]) == 2
+    assert capsys.readouterr().err.startswith("nirspec-mast: error: --plot is not available")
+
+
+# ---- download ----------------------------------------------------------------------------------
+
+def _require_download_files():
+    if not hasattr(NirspecMast, "download_files"):
+        pytest.skip("NirspecMast.download_files is not in this version yet")
+
+
+def test_download(server, tmp_path, capsys):
+    _require_download_files()
+    table_path = tmp_path / "ifu.ecsv"
+    assert main(["query", *QUERY, "--server", server, "--no-cache", "-o", str(table_path)]) == 0
+    data = tmp_path / "data"
+    data.mkdir()
+    assert main(["download", str(table_path), "--dir", str(data), "--server", server]) == 0
+    got = sorted(p.name for p in data.iterdir())
+    expected = sorted(str(row["filename"]) for row in ROWS[:24])
+    assert got == expected
+    for row in ROWS[:24]:
+        assert (data / row["filename"]).read_bytes() == FILES[row["dataURI"]]
+
+
+def test_download_bad_table_exit_2(server, tmp_path, capsys):
+    assert main(["download", str(tmp_path / "missing.ecsv"), "--server", server]) == 2 \
+        or not hasattr(NirspecMast, "download_files")
+    bad = tmp_path / "bad.ecsv"
+    bad.write_text("this is not a table\n\x00\x01")
+    _require_download_files()
+    assert main(["download", str(bad), "--server", server]) == 2
+    assert capsys.readouterr().err.count("\n") == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# The real entry points, as subprocesses
+# ---------------------------------------------------------------------------------------------
+
+def _entry_points():
+    entries = [pytest.param([sys.executable, "-m", "astroquery_nirspec"], id="python-m")]
+    script = shutil.which("nirspec-mast")
+    entries.append(pytest.param([script] if script else None, id="console-script",
+                                marks=pytest.mark.skipif(script is None,
+                                                         reason="nirspec-mast is not installed")))
+    return entries
+
+
+@pytest.fixture(params=_entry_points())
+def run(request, mast, tmp_path):
+    """Run the command line as a subprocess in tmp_path; returns CompletedProcess."""
+    command = request.param
+    env = dict(os.environ)
+    # the source tree first, so that `python -m` works from a checkout too
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
+    env["ASTROPY_CACHE_DIR"] = str(tmp_path / "astropy-cache")
+    os.makedirs(env["ASTROPY_CACHE_DIR"], exist_ok=True)
+    env["MPLBACKEND"] = "Agg"
+    env.pop("MAST_API_TOKEN", None)
+    mast.clear_faults()
+
+    def _run(*args, server=True):
+        extra = ["--server", mast.url] if server else []
+        return subprocess.run(command + list(args) + extra, cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=180)
+
+    _run.console_script = request.node.callspec.id == "console-script"
+    return _run
+
+
+def test_entry_point_query_to_file(run, tmp_path, api):
+    result = run("query", *QUERY, "--columns", "filename,targname,effexptm", "-o", "ifu.ecsv")
+    assert result.returncode == 0, result.stderr
+    expected = api.query_filtered("filename,targname,effexptm", cache=False, **QUERY_KWARGS)
+    _assert_same_rows(Table.read(tmp_path / "ifu.ecsv"), expected)
+    assert result.stdout == ""
+    assert result.stderr == f"nirspec-mast: wrote {len(expected)} rows to ifu.ecsv (ECSV)\n"
+
+
+def test_entry_point_query_near(run, api):
+    result = run("query", "--near", "NGC 1068", "--radius", "30arcsec", "grating=G235H",
+                 "--columns", "filename", "--all")
+    assert result.returncode == 0, result.stderr
+    expected = api.query_filtered("filename", coordinates="NGC 1068", radius="30arcsec",
+                                  grating="G235H", cache=False)
+    printed = [word for word in result.stdout.split() if word.endswith(".fits")]
+    assert len(expected) > 0
+    assert sorted(printed) == sorted(expected["filename"])
+
+
+def test_entry_point_count(run, api):
+    result = run("count", "exp_type=NRS_MSASPEC", f"program={MSA_PROGRAM}")
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == api.query_filtered_count(exp_type="NRS_MSASPEC",
+                                                          program=MSA_PROGRAM, cache=False)
+
+
+def test_entry_point_values(run, api):
+    result = run("values", "grating", "--where", "exp_type=NRS_FIXEDSLIT", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    expected = api.get_parameter_values("grating", exp_type="NRS_FIXEDSLIT", cache=False)
+    assert result.stdout.splitlines()[1:] == [f"{g},{n}" for g, n in
+                                              zip(expected["grating"], expected["count"])]
+
+
+def test_entry_point_fields(run):
+    result = run("fields", "--match", "exp", server=False)
+    assert result.returncode == 0, result.stderr
+    assert "exp_type" in result.stdout and "effexptm" in result.stdout
+
+
+def test_entry_point_duplicates(run, tmp_path):
+    _require_check_duplicates()
+    pytest.importorskip("matplotlib")
+    (tmp_path / "targets.csv").write_text(TARGETS_CSV)
+    result = run("duplicates", "targets.csv", "-o", "report.ecsv", "--plot", "report.png")
+    assert result.returncode == 1, result.stderr
+    report = Table.read(tmp_path / "report.ecsv")
+    assert "DUPLICATE" in list(report["verdict"])
+    assert (tmp_path / "report.png").stat().st_size > 1000
+    assert "2 targets: 1 DUPLICATE, 1 NOT_DUPLICATE" in result.stderr
+
+
+def test_entry_point_download(run, tmp_path):
+    _require_download_files()
+    result = run("query", *QUERY, "-o", "ifu.ecsv")
+    assert result.returncode == 0, result.stderr
+    result = run("download", "ifu.ecsv", "--dir", "data/")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == sorted(
+        str(row["filename"]) for row in ROWS[:24])
+
+
+def test_entry_point_errors(run):
+    result = run("query", "gratng=G395H")
+    assert result.returncode == 2
+    assert result.stderr.startswith("nirspec-mast: error: Unknown field 'gratng'")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    result = run("count", "--timeout", "1", server=False, *["--server", f"http://127.0.0.1:{_closed_port()}"])
+    assert result.returncode == 3
+    assert result.stderr.startswith("nirspec-mast: error: ") and "Traceback" not in result.stderr
+    result = run("query", "--frobnicate")
+    assert result.returncode == 2 and "unrecognized arguments: --frobnicate" in result.stderr
+
+
+def test_entry_point_help(run):
+    result = run("duplicates", "--help", server=False)
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: nirspec-mast duplicates")
+    assert "examples:" in result.stdout
+
+
+@pytest.mark.parametrize("output, message", [
+    ("out.xyz", "Cannot tell the format of"),
+    ("no-such-dir/out.ecsv", "does not exist"),
+])
+def test_bad_output_is_refused_before_any_request(server, mast, tmp_path, output, message, capsys):
+    mast.clear_log()
+    assert main(["query", "grating=G395H", "-o", str(tmp_path / output), "--server", server]) == 2
+    assert message in capsys.readouterr().err
+    assert mast.count() == 0
+    assert main(["values", "grating", "--format", "fits", "--server", server]) == 2
+    assert "Cannot write FITS to standard output" in capsys.readouterr().err
+    assert mast.count() == 0
