@@ -20,6 +20,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astroquery.exceptions import (InvalidQueryError, LoginError, MaxResultsWarning,
                                    NoResultsWarning, ResolverError)
+from astroquery import cache_conf
 from astroquery.query import BaseQuery
 from astroquery.utils import async_to_sync
 
@@ -31,6 +32,7 @@ from . import sky, tables, transport
 from .progress import page_reporter, progress_bar
 from .duplication import DuplicationRules, evaluate, group_observations, read_targets
 from .duplication import search as _search
+from .download import DownloadMixin
 
 __all__ = ["NirspecMast", "NirspecMastClass", "ResponseList"]
 
@@ -49,7 +51,7 @@ class ResponseList(list):
 
 
 @async_to_sync
-class NirspecMastClass(BaseQuery):
+class NirspecMastClass(DownloadMixin, BaseQuery):
     """
     Query MAST's JWST NIRSpec file-level metadata (``Mast.Jwst.Filtered.Nirspec``).
 
@@ -130,8 +132,10 @@ class NirspecMastClass(BaseQuery):
         return {"Authorization": f"token {self._token}"}
 
     def _cache_allowed(self, cache):
-        """Replies are never cached while a token is in use."""
-        return False if self._token else cache
+        """``cache=None`` follows astroquery's setting; never while a token is in use."""
+        if self._token:
+            return False
+        return cache_conf.cache_active if cache is None else bool(cache)
 
     def _response_hook(self, response, *args, **kwargs):
         """astroquery's request logging, with the Authorization header redacted."""
@@ -162,13 +166,18 @@ class NirspecMastClass(BaseQuery):
             coord = self.resolve_object(coordinates, cache=cache)
         return coord
 
-    def _request_dict(self, columns, filters, *, pagesize=None, page=None):
+    @staticmethod
+    def _check_paging(pagesize, page):
         pagesize = conf.pagesize if pagesize is None else pagesize
         if isinstance(pagesize, bool) or not isinstance(pagesize, (int, np.integer)) or pagesize < 1:
             raise InvalidQueryError(f"Invalid pagesize {pagesize!r}: give a positive whole number.")
         if page is not None and (isinstance(page, bool) or not isinstance(page, (int, np.integer))
                                  or page < 1):
             raise InvalidQueryError(f"Invalid page {page!r}: pages are numbered from 1.")
+        return int(pagesize), page
+
+    def _request_dict(self, columns, filters, *, pagesize=None, page=None):
+        pagesize, page = self._check_paging(pagesize, page)
         return {"service": self.SERVICE,
                 "params": {"columns": columns, "filters": filters},
                 "format": "json",
@@ -267,6 +276,7 @@ class NirspecMastClass(BaseQuery):
         [{'paramName': 'grating', 'values': ['G140M']}, {'paramName': 'effexptm', 'values': [{'min': 1000, 'max': 1e+300}]}]
         """
         limit = self._check_row_limit(row_limit)
+        self._check_paging(pagesize, page)
         columns_text, filter_list, cone, wanted = self._prepare(
             columns, coordinates, radius, filters, cache=cache)
         request = self._request_dict(columns_text, filter_list, pagesize=pagesize, page=page)
@@ -534,9 +544,9 @@ class NirspecMastClass(BaseQuery):
             if wanted is not None:
                 table.remove_columns([c for c in ("targ_ra", "targ_dec") if c not in wanted])
         limit = context.get("row_limit")
-        if limit is not None and len(table) > limit:
-            total = transport.reply_json(responses[0]).get("paging", {}).get("rowsFiltered", "more")
-            warnings.warn(f"Only the first {limit} of {total} rows are returned (row_limit="
+        total = (transport.reply_json(responses[0]).get("paging") or {}).get("rowsFiltered")
+        if limit is not None and (len(table) > limit or (cone is None and (total or 0) > limit)):
+            warnings.warn(f"Only the first {limit} of {total or 'more'} rows are returned (row_limit="
                           f"{limit}); raise row_limit, or pass row_limit=-1 for all.",
                           MaxResultsWarning)
             table = table[:limit]

@@ -6,6 +6,8 @@ range filters on ``targ_ra``/``targ_dec`` that enclose the whole cone (`cone_box
 and the rows that come back are cut on their exact great-circle separation from the
 centre (`cut_on_separation`). Pure functions, no I/O.
 """
+import re
+
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
@@ -111,7 +113,11 @@ def parse_coordinates(coordinates):
                 coord = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
             else:
                 coord = SkyCoord(text, frame="icrs", unit=(u.hourangle, u.deg))
-        except (ValueError, u.UnitsError):
+        except (ValueError, u.UnitsError) as err:
+            if _COORDINATE_LIKE.match(text):
+                raise InvalidQueryError(
+                    f"Invalid coordinates {coordinates!r}: {err}. Give 'ra dec' in degrees "
+                    "(Dec within [-90, 90]) or sexagesimal like '03h32m38s -27d47m24s'.") from None
             return None
     else:
         raise InvalidQueryError(
@@ -123,6 +129,11 @@ def parse_coordinates(coordinates):
     if not (np.isfinite(coord.ra.deg) and np.isfinite(coord.dec.deg)):
         raise InvalidQueryError(f"Invalid coordinates {coordinates!r}: RA and Dec must be finite.")
     return coord
+
+
+#: Text made only of numbers, signs, separators and angle-unit letters is a position,
+#: never an object name: a bad one is an error, not something to resolve.
+_COORDINATE_LIKE = re.compile(r"^[+\-]?\d[\d\s.,:+\-hmsd°'\"]*$", re.IGNORECASE)
 
 
 def _is_float(text):

@@ -12,6 +12,7 @@ at once, so a failure is never served from it.
 import email.utils
 import hashlib
 import json
+import math
 import time
 import urllib.parse
 import uuid
@@ -207,7 +208,8 @@ def _fetch_page(query, request, *, cache, headers, is_complete=_is_complete):
         except requests.Timeout:
             raise TimeoutError(f"Timeout limit of {budget} s exceeded: no reply from {url} "
                                f"for page {page} of {request['service']}.") from None
-        except requests.ConnectionError as exc:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            # refused, reset, or closed in the middle of the reply
             fail_or_wait(f"Connection to MAST failed: {exc}")
             continue
 
@@ -309,53 +311,46 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
 
     rows_filtered = paging.get("rowsFiltered")
     pages = int(paging.get("pagesFiltered") or 1)
-    pagesize = int(request["pagesize"])
+    size = int(request["pagesize"])
     page = int(request["page"])
+    if rows_filtered is not None and 0 < received < min(size, rows_filtered):
+        # The server sent fewer rows than asked for on a page that is not the last: it
+        # caps pages (MAST's 50 000-row cap). Walk the rest in pages of that size.
+        log.info(f"MAST returned {received} rows on page 1 although {size} were asked for; "
+                 f"fetching all {rows_filtered} rows in pages of {received}.")
+        size = received
+        pages = math.ceil(rows_filtered / size)
     if progress:
         progress(PageProgress(page, pages, received, rows_filtered))
 
     def limit_reached():
         return row_limit is not None and received >= row_limit
 
-    def next_page(number, size):
-        nonlocal received
-        req = dict(request, page=number, pagesize=size)
-        resp = _fetch_page(query, req, cache=cache, headers=all_headers)
+    while page < pages and not limit_reached():
+        page += 1
+        req = dict(request, page=page, pagesize=size)
+        resp = _fetch_page(query, req, cache=cache, headers=all_headers, is_complete=is_complete)
         page_data, page_paging = _paging(resp)
         if rows_filtered is not None and page_paging.get("rowsFiltered") not in (None, rows_filtered):
+            _forget(query)
             raise RemoteServiceError(
                 f"The result changed during the query: page 1 reported {rows_filtered} rows "
-                f"but page {number} reports {page_paging.get('rowsFiltered')}. Run the query again.")
+                f"but page {page} reports {page_paging.get('rowsFiltered')}. Run the query again.")
+        expected = None if rows_filtered is None else min(size, rows_filtered - (page - 1) * size)
+        if expected is not None and len(page_data) != expected:
+            _forget(query)
+            raise RemoteServiceError(
+                f"Page {page} of {request['service']} has {len(page_data)} rows where {expected} "
+                f"were expected ({rows_filtered} rows in pages of {size}); the result would be "
+                "incomplete. Narrow the query or lower conf.pagesize.")
         received += len(page_data)
         responses.append(resp)
         if progress:
-            progress(PageProgress(number, pages, received, rows_filtered))
-        return len(page_data)
+            progress(PageProgress(page, pages, received, rows_filtered))
 
-    while page < pages and not limit_reached():
-        page += 1
-        next_page(page, pagesize)
-
-    if rows_filtered is None or limit_reached() or received == rows_filtered:
-        return responses
-    if received < rows_filtered:
-        # Some deployments cap a page below the size asked for (the 50 000-row cap).
-        # Continue with the cap as page size when the rows so far align with it.
-        counts = [len(_paging(r)[0]) for r in responses]
-        cap = max(counts)
-        if 0 < cap < pagesize and received % cap == 0:
-            log.info(f"MAST returned at most {cap} rows per page although {pagesize} were asked "
-                     f"for; fetching the remaining {rows_filtered - received} rows in pages of {cap}.")
-            while received < rows_filtered and not limit_reached():
-                if next_page(received // cap + 1, cap) == 0:
-                    break
-        if received < rows_filtered and not limit_reached():
-            raise RemoteServiceError(
-                f"MAST announced {rows_filtered} rows (rowsFiltered) but sent {received} in "
-                f"{len(responses)} pages; the result would be incomplete. Narrow the query "
-                "or lower conf.pagesize.")
-    if received > rows_filtered:
+    if rows_filtered is not None and not limit_reached() and received != rows_filtered:
         raise RemoteServiceError(
-            f"MAST announced {rows_filtered} rows (rowsFiltered) but sent {received}; "
-            "pages overlap. Run the query again.")
+            f"MAST announced {rows_filtered} rows (rowsFiltered) but sent {received} in "
+            f"{len(responses)} pages; the result would be incomplete or duplicated. Narrow "
+            "the query or lower conf.pagesize.")
     return responses

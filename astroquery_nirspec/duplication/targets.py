@@ -50,7 +50,10 @@ def _load(targets):
             except IORegistryError:  # the extension does not identify the format
                 table = Table.read(path, format="ascii")
         except Exception as err:  # any reader failure: report it with the path
-            raise InvalidQueryError(f"Cannot read targets from '{path}': {err}") from err
+            raise InvalidQueryError(
+                f"Cannot read targets from '{path}': {err}. Give a table file that "
+                "astropy.table.Table.read reads (ECSV, CSV, FITS, VOTable), a Table or a list "
+                "of dicts.") from err
         targets = table
         source = f" in '{path}'"
 
