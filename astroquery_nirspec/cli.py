@@ -851,11 +851,26 @@ def _cmd_download(api, args):
         raise CommandError("download is not available: this version of astroquery_nirspec has "
                            "no NirspecMast.download_files.")
     table = _read_table(args.table, args.format)
-    result = download(table, download_dir=args.dir)
-    if isinstance(result, Table):
-        result.pprint(max_lines=-1, max_width=-1)
-    elif result is not None:
-        print(result)
+    kwargs = {}
+    if "verbose" in inspect.signature(download).parameters:
+        kwargs["verbose"] = not args.quiet
+    manifest = download(table, download_dir=args.dir, **kwargs)
+    if not isinstance(manifest, Table):
+        if manifest is not None:
+            print(manifest)
+        return EXIT_OK
+    manifest.pprint(max_lines=-1, max_width=-1,
+                    align=["<" if manifest[name].dtype.kind in "USO" else ">"
+                           for name in manifest.colnames])
+    if "Status" not in manifest.colnames:
+        return EXIT_OK
+    statuses = [str(s) for s in manifest["Status"]]
+    failed = statuses.count("ERROR")
+    if failed:
+        raise CommandError(f"{failed} of {len(statuses)} file{'s' if len(statuses) != 1 else ''} "
+                           "failed (see the Message column)", EXIT_SERVICE)
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
+    _note(args, f"{len(statuses)} file{'s' if len(statuses) != 1 else ''}: {counts}")
     return EXIT_OK
 
 

@@ -266,9 +266,20 @@ def _make_archive():
     return make_archive(nirspec_rows=rows + near, caom_rows=caom)
 
 
+def _served_files(rows):
+    """File contents for the download endpoint; the rows' size and checksum describe them."""
+    import hashlib
+    files = {}
+    for row in rows:
+        content = f"content of {row['filename']}\n".encode() * 3
+        row.update(fileSize=len(content), checksum=hashlib.md5(content).hexdigest().upper())
+        files[row["dataURI"]] = content
+    return files
+
+
 ARCHIVE = _make_archive()
 ROWS = ARCHIVE[NIRSPEC_SERVICE].rows
-FILES = {row["dataURI"]: f"content of {row['filename']}".encode() for row in ROWS[:24]}
+FILES = _served_files(ROWS[:24])
 MSA_PROGRAM = next(str(row["program"]) for row in ROWS if row["exp_type"] == "NRS_MSASPEC")
 
 TARGETS_CSV = """\
@@ -724,14 +735,47 @@ def test_download(server, tmp_path, capsys):
         assert (data / row["filename"]).read_bytes() == FILES[row["dataURI"]]
 
 
-def test_download_bad_table_exit_2(server, tmp_path, capsys):
-    assert main(["download", str(tmp_path / "missing.ecsv"), "--server", server]) == 2 \
-        or not hasattr(NirspecMast, "download_files")
-    bad = tmp_path / "bad.ecsv"
-    bad.write_text("this is not a table\n\x00\x01")
+def test_download_skips_files_already_there(server, tmp_path, capsys):
     _require_download_files()
+    table_path = tmp_path / "ifu.ecsv"
+    assert main(["query", *QUERY, "--server", server, "--no-cache", "-o", str(table_path)]) == 0
+    data = tmp_path / "data"
+    assert main(["download", str(table_path), "--dir", str(data), "--server", server]) == 0
+    capsys.readouterr()
+    assert main(["download", str(table_path), "--dir", str(data), "--server", server]) == 0
+    out, err = capsys.readouterr()
+    assert "SKIPPED" in out and "COMPLETE" not in out
+    assert err.endswith("nirspec-mast: 24 files: 24 SKIPPED\n")
+
+
+def test_download_failures_exit_3(server, tmp_path, capsys):
+    _require_download_files()
+    table = Table({"dataURI": ["mast:JWST/product/jw_missing_file.fits", ROWS[0]["dataURI"]]})
+    table_path = tmp_path / "two.csv"
+    table.write(table_path)
+    data = tmp_path / "data"
+    assert main(["download", str(table_path), "--dir", str(data), "--server", server]) == 3
+    out, err = capsys.readouterr()
+    assert "ERROR" in out and "COMPLETE" in out
+    assert err.endswith("nirspec-mast: error: 1 of 2 files failed (see the Message column)\n")
+    assert (data / ROWS[0]["filename"]).read_bytes() == FILES[ROWS[0]["dataURI"]]
+
+
+def test_download_bad_table_exit_2(server, tmp_path, capsys):
+    _require_download_files()
+    assert main(["download", str(tmp_path / "missing.ecsv"), "--server", server]) == 2
+    assert capsys.readouterr().err == (
+        f"nirspec-mast: error: No such file: '{tmp_path / 'missing.ecsv'}'.\n")
+    bad = tmp_path / "bad.fits"
+    bad.write_text("this is not a table")
     assert main(["download", str(bad), "--server", server]) == 2
-    assert capsys.readouterr().err.count("\n") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"nirspec-mast: error: Cannot read '{bad}' as FITS")
+    assert err.count("\n") == 1
+    no_uri = tmp_path / "no_uri.csv"
+    Table({"filename": ["a.fits"]}).write(no_uri)
+    assert main(["download", str(no_uri), "--server", server]) == 2
+    assert "dataURI" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------
