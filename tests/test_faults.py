@@ -16,6 +16,7 @@ import time
 import pytest
 import requests
 from astroquery.exceptions import RemoteServiceError, TimeoutError
+from astroquery.query import cache_conf
 
 from astroquery_nirspec import NirspecMast, conf
 from mast_server import NIRSPEC_SERVICE, Fault, MastServer, make_archive
@@ -148,6 +149,16 @@ def test_retry_after_beyond_the_time_limit_fails_at_once(server):
     assert srv.count() == 1
 
 
+@pytest.mark.parametrize("fault", [Fault.drop_after(100), Fault.drop_after(0)],
+                         ids=["connection closed mid-reply", "connection closed after the headers"])
+def test_a_reply_cut_by_a_closed_connection_is_retried(server, fault):
+    srv = server()
+    srv.add_fault(fault, match=on_page(2), target="invoke")
+    assert_exact(query())
+    assert srv.pending_faults == 0
+    assert srv.count() == PAGES + 1
+
+
 # --------------------------------------------------------------------------- time limit
 
 @pytest.mark.parametrize("kind", ["slow reply", "EXECUTING forever"])
@@ -163,6 +174,18 @@ def test_a_reply_slower_than_the_timeout_raises_timeout_error(server, kind):
 
 
 # --------------------------------------------------------------------------- page cap and paging checks
+
+def test_a_server_capping_pages_still_gives_every_row_once(server):
+    archive = make_archive(n_nirspec=12345, seed=5)
+    expected = list(archive[NIRSPEC_SERVICE].column("ArchiveFileID"))
+    srv = server(archive, page_cap=1000)
+    with conf.set_temp("pagesize", 5000):
+        table = NirspecMast.query_filtered(columns="ArchiveFileID", cache=False)
+    ids = list(table["ArchiveFileID"])
+    assert len(ids) == len(set(ids)) == 12345           # every row once
+    assert ids == expected                              # in the archive's order
+    assert all(r.rows <= 1000 for r in srv.log)
+
 
 @pytest.mark.parametrize("page, delta", [(2, 7), (4, -3), (1, 5)])
 def test_rows_filtered_changing_between_pages_is_an_error(server, page, delta):
@@ -250,7 +273,8 @@ def assert_cache_holds_only_complete_replies():
     ([(Fault.error("Query failed"), 2, 1)], RemoteServiceError),
     ([(Fault.http(400, "bad"), 1, 1)], RemoteServiceError),
     ([(Fault.executing(1), 2, 1), (Fault.http(503), 2, 20)], RemoteServiceError),
-], ids=["503", "truncated", "ERROR", "400", "EXECUTING then 503"])
+    ([(Fault.rows_filtered(4), 3, 1)], RemoteServiceError),
+], ids=["503", "truncated", "ERROR", "400", "EXECUTING then 503", "rowsFiltered changed"])
 def test_no_failed_reply_is_cached_and_a_retry_succeeds(server, faults, failure):
     srv = server()
     for fault, page, times in faults:
@@ -282,3 +306,15 @@ def test_a_repeated_query_is_served_from_the_cache(server):
     assert_exact(query(cache=False))                   # cache=False still asks the server
     assert srv.count() == sent + PAGES
 
+
+def test_default_cache_setting_follows_astroquery_cache_active(server):
+    srv = server()
+    with cache_conf.set_temp("cache_active", True):
+        assert_exact(query(cache=None))
+        assert_exact(query(cache=None))
+    assert srv.count() == PAGES                        # the second query came from the cache
+    with cache_conf.set_temp("cache_active", False):
+        for path in cache_files():
+            path.unlink()
+        assert_exact(query(cache=None))
+    assert cache_files() == []                         # caching off: nothing written
