@@ -133,7 +133,7 @@ def test_a_page_past_the_end_is_empty(server):
     assert srv.count() == 1
 
 
-@pytest.mark.parametrize("row_limit", [1, 150, 999])
+@pytest.mark.parametrize("row_limit", [1, 150, 200, 999])
 def test_row_limit_stops_early_and_warns(server, row_limit):
     srv = server()
     with pytest.warns(MaxResultsWarning, match=rf"first {row_limit} of {len(ROWS)} rows"):
