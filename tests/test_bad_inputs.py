@@ -170,6 +170,10 @@ BAD = [
     ("page zero", query(page=0), InvalidQueryError, [r"page 0", r"numbered from 1"]),
     ("row_limit zero", query(row_limit=0), InvalidQueryError, [r"row_limit 0", r"-1 for no limit"]),
     ("row_limit as text", query(row_limit="10"), InvalidQueryError, [r"row_limit '10'", r"whole number"]),
+    ("bad pagesize with a name to resolve", query(pagesize=0, **NAMED_CONE), InvalidQueryError,
+     [r"pagesize 0", r"positive whole number"]),
+    ("bad page with a name to resolve", query(page=-1, **NAMED_CONE), InvalidQueryError,
+     [r"page -1", r"numbered from 1"]),
     # ---- positions
     ("NaN coordinates", query(coordinates=SkyCoord(np.nan * u.deg, 10 * u.deg), radius=1 * u.arcmin),
      InvalidQueryError, [r"nan", r"RA and Dec must be finite"]),
@@ -179,6 +183,10 @@ BAD = [
      [r"95", r"outside \[-90, 90\]"]),
     ("dec < -90 in a count", count(coordinates="10.0 -90.5", radius=1 * u.arcmin),
      InvalidQueryError, [r"-90\.5", r"\[-90, 90\]"]),
+    ("dec > 90 in sexagesimal", query(coordinates="10h00m00s +95d00m00s", radius=1 * u.arcmin),
+     InvalidQueryError, [r"95", r"\[-90, 90\]"]),
+    ("dec > 90 with units", query(coordinates="150.0d 95.0d", radius=1 * u.arcmin), InvalidQueryError,
+     [r"95", r"\[-90, 90\]"]),
     ("coordinates of a wrong type", query(coordinates=[10, 20], radius=1 * u.arcmin), InvalidQueryError,
      [r"\[10, 20\] \(list\)", r"SkyCoord, an 'ra dec' string in degrees, or an object name"]),
     ("several positions", query(coordinates=SkyCoord([1, 2] * u.deg, [3, 4] * u.deg), radius=1 * u.arcmin),
@@ -235,6 +243,8 @@ BAD = [
     ("bad rules", duplicates(target(), rules="strict"), InvalidQueryError,
      [r"'strict'", r"DuplicationRules instance"]),
     ("missing file", missing_file, InvalidQueryError, [r"no_such_targets\.ecsv", r"no such file"]),
+    ("unreadable file", garbage_file, InvalidQueryError,
+     [r"targets\.dat", r"(?i)(ECSV|CSV|format|readable|Table\.read)"]),
 ]
 
 
