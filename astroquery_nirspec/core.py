@@ -149,11 +149,12 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         """Bars only when conf.progress allows it and stderr is a terminal."""
         return None if conf.progress else False
 
-    def _send(self, request, *, cache, retrieve_all=True, row_limit=None, is_complete=None):
+    def _send(self, request, *, cache, retrieve_all=True, row_limit=None, is_complete=None,
+              page_bar=True):
         """Send ``request`` through the transport, with a page bar; the only I/O path of queries."""
         kwargs = {"is_complete": is_complete} if is_complete else {}
-        with progress_bar(desc=request["service"], unit="page",
-                          enabled=self._progress_enabled() if retrieve_all else False) as bar:
+        show = self._progress_enabled() if retrieve_all and page_bar else False
+        with progress_bar(desc=request["service"], unit="page", enabled=show) as bar:
             return transport.invoke(self, request, cache=self._cache_allowed(cache),
                                     retrieve_all=retrieve_all, row_limit=row_limit,
                                     headers=self._auth_headers(), progress=page_reporter(bar),
@@ -507,7 +508,7 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         with progress_bar(len(requests), desc="sky fields", unit="field",
                           enabled=self._progress_enabled()) as bar:
             for request in requests:
-                responses.extend(self._send(request, cache=cache))
+                responses.extend(self._send(request, cache=cache, page_bar=False))
                 bar.update(1)
         return responses
 
