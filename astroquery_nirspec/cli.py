@@ -38,7 +38,7 @@ from astropy.utils.exceptions import AstropyWarning
 from astroquery.exceptions import (InvalidQueryError, LoginError, RemoteServiceError,
                                    ResolverError, TimeoutError as AstroqueryTimeoutError)
 
-__all__ = ["main", "build_parser", "parse_filter_token", "parse_filter_tokens", "write_table",
+__all__ = ["main", "build_parser", "CommandError", "parse_filter_token", "parse_filter_tokens", "write_table",
            "writable_table", "FORMATS", "EXTENSIONS", "EXIT_OK", "EXIT_DUPLICATES",
            "EXIT_BAD_INPUT", "EXIT_SERVICE", "EXIT_INTERNAL"]
 
