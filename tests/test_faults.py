@@ -15,11 +15,12 @@ import time
 
 import pytest
 import requests
-from astroquery.exceptions import RemoteServiceError, TimeoutError
+from astroquery.exceptions import MaxResultsWarning, RemoteServiceError, TimeoutError
 from astroquery.query import cache_conf
 
 from astroquery_nirspec import NirspecMast, conf
-from mast_server import NIRSPEC_SERVICE, Fault, MastServer, make_archive
+from mast_server import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE, Fault, MastServer,
+                         make_archive, make_caom_rows, match_service)
 
 #: 1000 rows; with PAGESIZE 300 a query takes 4 pages (300, 300, 300, 100).
 ARCHIVE = make_archive(n_nirspec=1000, seed=11)
@@ -185,6 +186,36 @@ def test_a_server_capping_pages_still_gives_every_row_once(server):
     assert len(ids) == len(set(ids)) == 12345           # every row once
     assert ids == expected                              # in the archive's order
     assert all(r.rows <= 1000 for r in srv.log)
+
+
+def test_capped_pages_and_a_row_limit(server):
+    archive = make_archive(n_nirspec=5000, seed=6)
+    expected = list(archive[NIRSPEC_SERVICE].column("ArchiveFileID"))
+    srv = server(archive, page_cap=400)
+    with conf.set_temp("pagesize", 2000), pytest.warns(MaxResultsWarning, match="first 1000 of 5000"):
+        table = NirspecMast.query_filtered(columns="ArchiveFileID", row_limit=1000, cache=False)
+    assert list(table["ArchiveFileID"]) == expected[:1000]
+    assert srv.count() == 3                             # 400 + 400 + 400 rows, then stop
+
+
+def test_name_lookup_and_caom_requests_are_retried_too(server):
+    archive = make_archive(n_nirspec=200, seed=2, center=(53.16, -27.79), spread_deg=0.01,
+                           caom_rows=make_caom_rows(50, seed=3, center=(53.16, -27.79), spread_deg=0.01))
+    srv = server(archive, names={"NGC 1068": (53.16, -27.79)})
+    targets = [{"name": "T", "ra": 53.16, "dec": -27.79, "aperture": "MSA", "grating": "G395M",
+                "filter": "F290LP", "exposure_time": 2000}]
+    clean = NirspecMast.check_duplicates(targets, cache=False)
+    position = NirspecMast.resolve_object("NGC 1068", cache=False)
+    srv.clear_log()
+    srv.add_fault(Fault.http(503), match=match_service(NAME_LOOKUP_SERVICE))
+    srv.add_fault(Fault.reset(), match=match_service(NAME_LOOKUP_SERVICE))
+    srv.add_fault(Fault.executing(2), match=match_service(CAOM_POSITION_SERVICE))
+    srv.add_fault(Fault.truncate(), match=match_service(CAOM_POSITION_SERVICE))
+    assert NirspecMast.resolve_object("NGC 1068", cache=False).separation(position).arcsec < 1e-6
+    faulty = NirspecMast.check_duplicates(targets, cache=False)
+    assert srv.pending_faults == 0
+    assert srv.count(NAME_LOOKUP_SERVICE) == 3 and srv.count(CAOM_POSITION_SERVICE) == 4
+    assert faulty.pformat(max_lines=-1, max_width=-1) == clean.pformat(max_lines=-1, max_width=-1)
 
 
 @pytest.mark.parametrize("page, delta", [(2, 7), (4, -3), (1, 5)])
