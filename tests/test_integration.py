@@ -151,6 +151,27 @@ def test_row_limit_from_conf_and_a_limit_above_the_total(server):
     assert srv.count() == 1 + 2
 
 
+def test_no_results(server):
+    srv = server()
+    with pytest.warns(NoResultsWarning):
+        table = NirspecMast.query_filtered(["filename", "effexptm"], grating="G395H", filter="CLEAR")
+    assert len(table) == 0 and table.colnames == ["filename", "effexptm"]
+    with pytest.warns(NoResultsWarning):
+        values = NirspecMast.get_parameter_values("grating", grating="G395H", filter="CLEAR")
+    assert len(values) == 0
+    with pytest.warns(NoResultsWarning):
+        cone = NirspecMast.query_filtered("filename", coordinates="0 0", radius=1 * u.arcsec)
+    assert len(cone) == 0
+    assert all(r.mast_status == "COMPLETE" for r in srv.log)
+
+
+def test_no_results_when_the_server_reports_one_empty_page(server):
+    server(empty_pages_filtered=1)
+    with pytest.warns(NoResultsWarning):
+        table = NirspecMast.query_filtered("filename", grating="G395H", filter="CLEAR", pagesize=10)
+    assert len(table) == 0
+
+
 # --------------------------------------------------------------------------- counts
 
 @pytest.mark.parametrize("filters, predicate", [s[1:] for s in SELECTIONS], ids=[s[0] for s in SELECTIONS])
@@ -188,6 +209,16 @@ def test_parameter_value_counts_equal_a_counter_over_the_archive(server, field, 
     assert got == dict(expected)
     assert list(values["count"]) == sorted(values["count"], reverse=True)
     assert srv.count() == 1
+
+
+def test_value_counts_of_dates_and_flags(server):
+    server()
+    dates = NirspecMast.get_parameter_values("date_obs")
+    expected = Counter(Time(int(r["date_obs"][6:-2]) / 1000, format="unix", scale="utc").isot for r in ROWS)
+    assert {str(v): c for v, c in zip(dates["date_obs"], dates["count"])} == dict(expected)
+    flags = NirspecMast.get_parameter_values("isRestricted")
+    assert {bool(v): c for v, c in zip(flags["isRestricted"], flags["count"])} == dict(
+        Counter(r["isRestricted"] for r in ROWS))
 
 
 # --------------------------------------------------------------------------- cones
@@ -439,3 +470,29 @@ def test_check_duplicates_reads_the_targets_from_a_file(server, tmp_path):
     report = NirspecMast.check_duplicates(str(path))
     assert srv.count() == 1
     assert "DUPLICATE" in set(report[report["target"] == "F0-T01"]["verdict"])
+
+
+def _summary(report):
+    return sorted((str(r["target"]), str(r["observation"]), str(r["verdict"]), bool(r["planned"]))
+                  for r in report)
+
+
+def test_check_duplicates_over_several_pages_equals_one_page(server):
+    targets, caom = _targets_and_caom()
+    srv = server(make_archive(caom_rows=caom))
+    one_page = NirspecMast.check_duplicates(targets, cache=False)
+    assert srv.count() == len(FIELDS)
+    with conf.set_temp("pagesize", 7):
+        paged = NirspecMast.check_duplicates(targets, cache=False)
+    assert srv.count() > 2 * len(FIELDS)
+    assert _summary(paged) == _summary(one_page)
+
+
+def test_check_duplicates_with_nothing_in_caom(server):
+    targets, _ = _targets_and_caom()
+    srv = server(make_archive(caom_rows=[]))
+    report = NirspecMast.check_duplicates(targets[:50])
+    assert srv.count() == 2                                # the first 50 targets lie in 2 fields
+    assert sorted(report["target"]) == sorted(targets["name"][:50])
+    assert set(report["verdict"]) == {"NOT_DUPLICATE"}
+    assert np.all(report["observation"].mask)
