@@ -366,6 +366,22 @@ def test_wildcards_keep_underscore_percent_and_bracket_literal(server, pattern):
     assert list(table["filename"]) == expected
 
 
+ODD_VALUES = ["A&B=C+D%E", "Ünïcødé ☃ target", 'with "quotes" and \'apostrophes\'', "back\\slash/slash",
+              "semi;colon, comma", "  padded  ", "tab\tand\nnewline", "100%_sure[1]"]
+
+
+def test_odd_characters_in_values_arrive_intact(server):
+    rows = make_nirspec_rows(60, seed=12)
+    for k, row in enumerate(rows):
+        row["targprop"] = ODD_VALUES[k % len(ODD_VALUES)]
+    srv = server(make_archive(nirspec_rows=rows))
+    for value in ODD_VALUES:
+        table = NirspecMast.query_filtered(["ArchiveFileID", "targprop"], targprop=value, cache=False)
+        assert list(table["ArchiveFileID"]) == [r["ArchiveFileID"] for r in rows if r["targprop"] == value]
+        assert set(table["targprop"]) == {value}
+    assert [q["params"]["filters"][0]["values"] for q in srv.requests()] == [[v] for v in ODD_VALUES]
+
+
 def test_object_names_are_resolved_with_mast_name_lookup(server):
     center = SkyCoord(0.0005 * u.deg, -70.0 * u.deg)
     srv = server(CONE_ARCHIVE, names={"NGC 1068": (float(center.ra.deg), float(center.dec.deg))})
