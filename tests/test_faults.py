@@ -90,6 +90,8 @@ TRANSIENT = [
     ("truncated JSON, max_retries times", [(Fault.truncate(), 4, 3)], 3),
     ("TCP reset", [(Fault.reset(), 1, 1), (Fault.reset(), 3, 1)], 2),
     ("TCP reset burst", [(Fault.reset(), 2, 3)], 3),
+    ("an HTML page instead of JSON", [(Fault.http(200, "<html><body>MAST maintenance</body></html>",
+                                              content_type="text/html"), 2, 1)], 1),
     ("mixed", [(Fault.reset(), 1, 1), (Fault.http(503), 1, 1), (Fault.truncate(), 1, 1),
                (Fault.executing(2), 3, 1), (Fault.http(500), 4, 1)], 6),
 ]
@@ -244,6 +246,22 @@ def test_persistent_503_fails_after_exactly_max_retries(server, max_retries):
     assert srv.invoke_url in message
     assert "503" in message
     assert srv.count() == max_retries + 1
+
+
+def test_persistent_503_on_a_later_page(server):
+    srv = server()
+    srv.add_faults(Fault.http(503, "overloaded"), 20, match=on_page(3))
+    with pytest.raises(RemoteServiceError, match=r"(?s)overloaded.*page 3"):
+        query()
+    assert pages_requested(srv) == [1, 2] + [3] * (conf.max_retries + 1)
+
+
+def test_persistent_invalid_json_fails_after_exactly_max_retries(server):
+    srv = server()
+    srv.add_faults(Fault.http(200, "<html>maintenance</html>", content_type="text/html"), 20)
+    with pytest.raises(RemoteServiceError, match=r"(?i)json"):
+        query()
+    assert srv.count() == conf.max_retries + 1
 
 
 def test_persistent_tcp_resets_fail_after_exactly_max_retries(server):
