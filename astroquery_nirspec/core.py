@@ -199,12 +199,7 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
                     raise InvalidQueryError(
                         f"Give either coordinates= or a {name} filter, not both.")
             center = self._resolve(coordinates, cache=cache)
-            ra_range, dec_range = sky.cone_box(center, angle)
-            if ra_range is not None:
-                filter_list.append({"paramName": "targ_ra",
-                                    "values": [{"min": ra_range[0], "max": ra_range[1]}]})
-            filter_list.append({"paramName": "targ_dec",
-                                "values": [{"min": dec_range[0], "max": dec_range[1]}]})
+            filter_list.extend(sky.cone_filters(center, angle))
             cone = (center, angle)
         sent = wanted
         if cone is not None and wanted is not None:
@@ -443,8 +438,11 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
                    "params": {"input": name, "format": "json"},
                    "format": "json", "pagesize": 1, "page": 1}
         responses = self._send(request, cache=cache, retrieve_all=False,
-                               is_complete=lambda result: "resolvedCoordinate" in result)
-        found = transport.reply_json(responses[0]).get("resolvedCoordinate") or []
+                               is_complete=lambda result: ("resolvedCoordinate" in result
+                                                           or result.get("status") == "COMPLETE"))
+        result = transport.reply_json(responses[0])
+        found = result.get("resolvedCoordinate") or result.get("data") or []
+        found = [f for f in found if f.get("ra") is not None and f.get("decl") is not None]
         if not found:
             raise ResolverError(f'Could not resolve "{name}" to a sky position: MAST\'s name '
                                 'lookup found nothing. Give coordinates as "ra dec" in degrees '

@@ -13,7 +13,7 @@ from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
 from astroquery.exceptions import InvalidQueryError
 
-__all__ = ["parse_radius", "parse_coordinates", "cone_box", "cut_on_separation"]
+__all__ = ["parse_radius", "parse_coordinates", "cone_box", "cone_filters", "cut_on_separation"]
 
 #: Margin added to the box so that rounding never drops a row on its edge.
 _BOX_MARGIN = 1 * u.mas
@@ -193,6 +193,39 @@ def cone_box(center, radius):
     if ra_min < 0 * u.deg or ra_max >= 360 * u.deg:
         return None, dec_range          # crosses RA 0/360
     return (float(ra_min.deg), float(ra_max.deg)), dec_range
+
+
+def cone_filters(center, radius, *, ra="targ_ra", dec="targ_dec"):
+    """
+    MAST range filters on the position columns that enclose a cone (see `cone_box`).
+
+    Parameters
+    ----------
+    center : `~astropy.coordinates.SkyCoord`
+        Cone centre.
+    radius : `~astropy.coordinates.Angle` or `~astropy.units.Quantity`
+        Cone radius.
+    ra, dec : str
+        Names of the position columns.
+
+    Returns
+    -------
+    filters : list of dict
+        A Dec range, and an RA range unless the cone crosses RA 0/360 or a pole.
+
+    Examples
+    --------
+    >>> from astropy.coordinates import SkyCoord
+    >>> import astropy.units as u
+    >>> [f["paramName"] for f in cone_filters(SkyCoord(10 * u.deg, 20 * u.deg), 1 * u.arcmin)]
+    ['targ_ra', 'targ_dec']
+    """
+    ra_range, dec_range = cone_box(center, radius)
+    filters = []
+    if ra_range is not None:
+        filters.append({"paramName": ra, "values": [{"min": ra_range[0], "max": ra_range[1]}]})
+    filters.append({"paramName": dec, "values": [{"min": dec_range[0], "max": dec_range[1]}]})
+    return filters
 
 
 def cut_on_separation(table, center, radius, *, ra="targ_ra", dec="targ_dec"):
