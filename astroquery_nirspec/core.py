@@ -543,8 +543,11 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
             if wanted is not None:
                 table.remove_columns([c for c in ("targ_ra", "targ_dec") if c not in wanted])
         limit = context.get("row_limit")
-        total = (transport.reply_json(responses[0]).get("paging") or {}).get("rowsFiltered")
-        if limit is not None and (len(table) > limit or (cone is None and (total or 0) > limit)):
+        if cone is not None:
+            total = len(table)           # the box held more; the cone holds these
+        else:
+            total = (transport.reply_json(responses[0]).get("paging") or {}).get("rowsFiltered")
+        if limit is not None and (len(table) > limit or (total or 0) > limit):
             warnings.warn(f"Only the first {limit} of {total or 'more'} rows are returned (row_limit="
                           f"{limit}); raise row_limit, or pass row_limit=-1 for all.",
                           MaxResultsWarning)

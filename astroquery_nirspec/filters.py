@@ -88,8 +88,7 @@ def _describe(value):
 
 def _accepted(field):
     if field.type == "datetime":
-        return ("an astropy Time or ISO date string, a (min, max) tuple of them, "
-                "or a list of them")
+        return "an astropy Time or ISO date string, or a (min, max) tuple of them"
     if field.is_numeric:
         unit = f" or a Quantity in {field.unit}" if field.unit else ""
         return (f"a number{unit}, a list of them, a (min, max) tuple with either bound None, "
@@ -230,7 +229,15 @@ def translate(name, value):
         if isinstance(value, tuple):
             return {"paramName": twin.name, "values": [_range(field, value)]}
         if _is_wildcard(value):
-            return {"paramName": field.name, "values": [], "freeText": wildcard_to_like(value)}
+            raise _error(field, value, "Wildcards do not apply to dates (MAST stores them as "
+                         "/Date(ms)/ text); give a (min, max) range such as "
+                         "('2023-07-01', '2023-07-31').")
+        if isinstance(value, (list, set, frozenset)) or (isinstance(value, (np.ndarray, Time))
+                                                        and not value.isscalar):
+            # one range per date would need several ranges in one filter, which the
+            # invoke protocol does not document
+            raise _error(field, value, "A list of dates is not accepted; give one date or a "
+                         "(min, max) range.")
         mjd = _mjd(field, value)
         return {"paramName": twin.name, "values": [{"min": mjd, "max": mjd}]}
 

@@ -160,6 +160,8 @@ BAD = [
      [r"'10\*'", r"Wildcards apply to text fields only"]),
     ("not a date", query(date_obs="yesterday"), InvalidQueryError,
      [r"'yesterday'", r"Accepted: an astropy Time or ISO date string"]),
+    ("wildcard on a date", query(date_obs="2023-07*"), InvalidQueryError,
+     [r"'2023-07\*'", r"\(min, max\)"]),
     ("count with a bad value", count(program="abc"), InvalidQueryError, [r"'abc'", ACCEPTED_NUMBER]),
     ("count with an empty list", count(exp_type=[]), InvalidQueryError, [r"\[\]", r"The list is empty"]),
     ("parameter values with an inverted range", values("grating", effexptm=(10, 1)), InvalidQueryError,

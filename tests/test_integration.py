@@ -21,7 +21,7 @@ import astropy.units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astropy.time import Time
-from astroquery.exceptions import MaxResultsWarning, NoResultsWarning, ResolverError
+from astroquery.exceptions import InvalidQueryError, MaxResultsWarning, NoResultsWarning, ResolverError
 
 from astroquery_nirspec import NirspecMast, conf
 from astroquery_nirspec.transport import encode_request
@@ -149,6 +149,16 @@ def test_row_limit_from_conf_and_a_limit_above_the_total(server):
     table = NirspecMast.query_filtered("ArchiveFileID", pagesize=1000, row_limit=len(ROWS) + 1)
     assert len(table) == len(ROWS)
     assert srv.count() == 1 + 2
+
+
+def test_row_limit_on_a_cone_reports_the_rows_in_the_cone(server):
+    server(CONE_ARCHIVE)
+    center, radius = SkyCoord(53.16 * u.deg, -27.79 * u.deg), 1 * u.deg
+    expected = [r["ArchiveFileID"] for r, keep in zip(CONE_ROWS, CONE_COORDS.separation(center) <= radius)
+                if keep]
+    with pytest.warns(MaxResultsWarning, match=rf"first 5 of {len(expected)} rows"):
+        table = NirspecMast.query_filtered("ArchiveFileID", coordinates=center, radius=radius, row_limit=5)
+    assert list(table["ArchiveFileID"]) == expected[:5]
 
 
 def test_no_results(server):
@@ -380,6 +390,15 @@ def test_odd_characters_in_values_arrive_intact(server):
         assert list(table["ArchiveFileID"]) == [r["ArchiveFileID"] for r in rows if r["targprop"] == value]
         assert set(table["targprop"]) == {value}
     assert [q["params"]["filters"][0]["values"] for q in srv.requests()] == [[v] for v in ODD_VALUES]
+
+
+def test_a_list_of_dates_is_refused_before_any_request(server):
+    srv = server()
+    wanted = [ROWS[3]["date_obs"], ROWS[700]["date_obs"]]
+    as_iso = [Time(int(d[6:-2]) / 1000, format="unix", scale="utc").isot for d in wanted]
+    with pytest.raises(InvalidQueryError, match=r"A list of dates is not accepted.*\(min, max\) range"):
+        NirspecMast.query_filtered("ArchiveFileID", date_obs=as_iso)
+    assert srv.count() == 0
 
 
 def test_object_names_are_resolved_with_mast_name_lookup(server):
