@@ -616,13 +616,8 @@ def targets(tmp_path):
     return path, clean
 
 
-def _require_check_duplicates():
-    if not hasattr(NirspecMast, "check_duplicates"):
-        pytest.skip("NirspecMast.check_duplicates is not in this version yet")
-
 
 def test_duplicates_found_exit_1(server, api, targets, tmp_path, capsys):
-    _require_check_duplicates()
     path, _ = targets
     report_path = tmp_path / "report.ecsv"
     assert main(["duplicates", str(path), "-o", str(report_path), "--server", server,
@@ -637,7 +632,6 @@ def test_duplicates_found_exit_1(server, api, targets, tmp_path, capsys):
 
 
 def test_duplicates_printed_summary(server, targets, capsys):
-    _require_check_duplicates()
     path, _ = targets
     assert main(["duplicates", str(path), "--server", server, "--no-cache"]) == 1
     out = capsys.readouterr().out
@@ -647,7 +641,6 @@ def test_duplicates_printed_summary(server, targets, capsys):
 
 
 def test_no_duplicates_exit_0(server, targets, capsys):
-    _require_check_duplicates()
     _, clean = targets
     assert main(["duplicates", str(clean), "--server", server, "--no-cache"]) == 0
     assert "1 target: 1 NOT_DUPLICATE" in capsys.readouterr().err
@@ -655,7 +648,6 @@ def test_no_duplicates_exit_0(server, targets, capsys):
 
 @pytest.mark.parametrize("ext", ["csv", "xml", "fits"])
 def test_duplicates_report_in_other_formats(server, api, targets, tmp_path, ext):
-    _require_check_duplicates()
     path, _ = targets
     out = tmp_path / f"report.{ext}"
     assert main(["duplicates", str(path), "-o", str(out), "--server", server, "--no-cache"]) == 1
@@ -666,7 +658,6 @@ def test_duplicates_report_in_other_formats(server, api, targets, tmp_path, ext)
 
 
 def test_duplicates_rules_options(server, targets, capsys):
-    _require_check_duplicates()
     path, _ = targets
     # exposure 1000 s planned vs 1000 s archived: a factor of 1 still matches
     assert main(["duplicates", str(path), "--exptime-factor", "1", "--radius", "IFU=5arcsec",
@@ -681,7 +672,6 @@ def test_duplicates_rules_options(server, targets, capsys):
 
 
 def test_duplicates_bad_target_files(server, tmp_path, capsys):
-    _require_check_duplicates()
     assert main(["duplicates", str(tmp_path / "missing.csv"), "--server", server]) == 2
     assert capsys.readouterr().err == f"nirspec-mast: error: No such file: '{tmp_path / 'missing.csv'}'.\n"
     bad = tmp_path / "bad.csv"
@@ -693,7 +683,6 @@ def test_duplicates_bad_target_files(server, tmp_path, capsys):
 
 
 def test_duplicates_plot(server, targets, tmp_path, capsys):
-    _require_check_duplicates()
     pytest.importorskip("matplotlib")
     path, _ = targets
     png = tmp_path / "report.png"
@@ -705,7 +694,6 @@ def test_duplicates_plot(server, targets, tmp_path, capsys):
 
 
 def test_duplicates_plot_unavailable_exit_2(server, targets, tmp_path, monkeypatch, capsys):
-    _require_check_duplicates()
     path, _ = targets
     monkeypatch.setitem(sys.modules, "astroquery_nirspec.plotting", None)  # import fails
     import astroquery_nirspec
@@ -716,13 +704,8 @@ def test_duplicates_plot_unavailable_exit_2(server, targets, tmp_path, monkeypat
 
 # ---- download ----------------------------------------------------------------------------------
 
-def _require_download_files():
-    if not hasattr(NirspecMast, "download_files"):
-        pytest.skip("NirspecMast.download_files is not in this version yet")
-
 
 def test_download(server, tmp_path, capsys):
-    _require_download_files()
     table_path = tmp_path / "ifu.ecsv"
     assert main(["query", *QUERY, "--server", server, "--no-cache", "-o", str(table_path)]) == 0
     data = tmp_path / "data"
@@ -736,7 +719,6 @@ def test_download(server, tmp_path, capsys):
 
 
 def test_download_skips_files_already_there(server, tmp_path, capsys):
-    _require_download_files()
     table_path = tmp_path / "ifu.ecsv"
     assert main(["query", *QUERY, "--server", server, "--no-cache", "-o", str(table_path)]) == 0
     data = tmp_path / "data"
@@ -749,7 +731,6 @@ def test_download_skips_files_already_there(server, tmp_path, capsys):
 
 
 def test_download_failures_exit_3(server, tmp_path, capsys):
-    _require_download_files()
     table = Table({"dataURI": ["mast:JWST/product/jw_missing_file.fits", ROWS[0]["dataURI"]]})
     table_path = tmp_path / "two.csv"
     table.write(table_path)
@@ -762,7 +743,6 @@ def test_download_failures_exit_3(server, tmp_path, capsys):
 
 
 def test_download_bad_table_exit_2(server, tmp_path, capsys):
-    _require_download_files()
     assert main(["download", str(tmp_path / "missing.ecsv"), "--server", server]) == 2
     assert capsys.readouterr().err == (
         f"nirspec-mast: error: No such file: '{tmp_path / 'missing.ecsv'}'.\n")
@@ -855,7 +835,6 @@ def test_entry_point_fields(run):
 
 
 def test_entry_point_duplicates(run, tmp_path):
-    _require_check_duplicates()
     pytest.importorskip("matplotlib")
     (tmp_path / "targets.csv").write_text(TARGETS_CSV)
     result = run("duplicates", "targets.csv", "-o", "report.ecsv", "--plot", "report.png")
@@ -867,7 +846,6 @@ def test_entry_point_duplicates(run, tmp_path):
 
 
 def test_entry_point_download(run, tmp_path):
-    _require_download_files()
     result = run("query", *QUERY, "-o", "ifu.ecsv")
     assert result.returncode == 0, result.stderr
     result = run("download", "ifu.ecsv", "--dir", "data/")
@@ -881,7 +859,8 @@ def test_entry_point_errors(run):
     assert result.returncode == 2
     assert result.stderr.startswith("nirspec-mast: error: Unknown field 'gratng'")
     assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
-    result = run("count", "--timeout", "1", server=False, *["--server", f"http://127.0.0.1:{_closed_port()}"])
+    result = run("count", "--timeout", "1", "--server", f"http://127.0.0.1:{_closed_port()}",
+                 server=False)
     assert result.returncode == 3
     assert result.stderr.startswith("nirspec-mast: error: ") and "Traceback" not in result.stderr
     result = run("query", "--frobnicate")
