@@ -268,8 +268,8 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         >>> from astroquery_nirspec import NirspecMast
         >>> payload = NirspecMast.query_filtered(grating="G140M", effexptm=(1000, None),
         ...                                      get_query_payload=True)
-        >>> payload["params"]["filters"]
-        [{'paramName': 'grating', 'values': ['G140M']}, {'paramName': 'effexptm', 'values': [{'min': 1000, 'max': 1e+300}]}]
+        >>> payload["params"]["filters"][1]
+        {'paramName': 'effexptm', 'values': [{'min': 1000, 'max': 1e+300}]}
         """
         limit = self._check_row_limit(row_limit)
         self._check_paging(pagesize, page)

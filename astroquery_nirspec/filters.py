@@ -232,8 +232,9 @@ def translate(name, value):
             raise _error(field, value, "Wildcards do not apply to dates (MAST stores them as "
                          "/Date(ms)/ text); give a (min, max) range such as "
                          "('2023-07-01', '2023-07-31').")
-        if isinstance(value, (list, set, frozenset)) or (isinstance(value, (np.ndarray, Time))
-                                                        and not value.isscalar):
+        many = isinstance(value, (list, set, frozenset)) or (
+            isinstance(value, (np.ndarray, Time)) and not value.isscalar)
+        if many:
             # one range per date would need several ranges in one filter, which the
             # invoke protocol does not document
             raise _error(field, value, "A list of dates is not accepted; give one date or a "

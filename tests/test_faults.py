@@ -7,7 +7,6 @@ once, in order. Permanent failures (an ERROR status, HTTP 4xx) must fail at once
 persistent ones after exactly ``conf.max_retries`` retries; slow ones within the
 time limit. A failed reply must never be left in astroquery's cache.
 """
-import contextlib
 import email.utils
 import json
 import pickle
@@ -19,7 +18,7 @@ from astroquery.exceptions import MaxResultsWarning, RemoteServiceError, Timeout
 from astroquery.query import cache_conf
 
 from astroquery_nirspec import NirspecMast, conf
-from mast_server import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE, Fault, MastServer,
+from mast_server import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE, Fault,
                          make_archive, make_caom_rows, match_service)
 
 #: 1000 rows; with PAGESIZE 300 a query takes 4 pages (300, 300, 300, 100).
@@ -32,21 +31,9 @@ COLUMNS = ["ArchiveFileID", "filename"]
 
 
 @pytest.fixture
-def server(monkeypatch, tmp_path):
+def server(local_mast):
     """Start local servers on demand; conf points at the last one; fast retries."""
-    monkeypatch.setattr(NirspecMast, "_cache_location", tmp_path / "cache")
-    NirspecMast.logout()
-    with contextlib.ExitStack() as stack:
-        for name, value in (("pagesize", PAGESIZE), ("retry_backoff", 0.01), ("poll_interval", 0.01),
-                            ("timeout", 20.0), ("max_retries", 3), ("progress", False)):
-            stack.enter_context(conf.set_temp(name, value))
-
-        def start(archive=ARCHIVE, **kwargs):
-            srv = stack.enter_context(MastServer(archive, **kwargs))
-            stack.enter_context(conf.set_temp("server", srv.url))
-            return srv
-
-        yield start
+    return local_mast(ARCHIVE, pagesize=PAGESIZE)
 
 
 def on_page(number):

@@ -7,7 +7,6 @@ counts and value counts equal those computed over the archive, and a cone return
 exactly the rows whose ``targ_ra``/``targ_dec`` lie within the radius, computed here
 with `~astropy.coordinates.SkyCoord.separation`.
 """
-import contextlib
 import fnmatch
 import json
 import math
@@ -25,7 +24,7 @@ from astroquery.exceptions import InvalidQueryError, MaxResultsWarning, NoResult
 
 from astroquery_nirspec import NirspecMast, conf
 from astroquery_nirspec.transport import encode_request
-from mast_server import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE, MastServer,
+from mast_server import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE,
                          caom_row, make_archive, make_caom_rows, make_nirspec_rows)
 
 ARCHIVE = make_archive(n_nirspec=2000, seed=7)
@@ -33,22 +32,9 @@ ROWS = ARCHIVE[NIRSPEC_SERVICE].rows
 
 
 @pytest.fixture
-def server(monkeypatch, tmp_path):
+def server(local_mast):
     """Start local servers on demand; conf points at the last one started."""
-    monkeypatch.setattr(NirspecMast, "_cache_location", tmp_path / "cache")
-    NirspecMast.logout()
-    with contextlib.ExitStack() as stack:
-        for name, value in (("pagesize", 50000), ("retry_backoff", 0.01), ("poll_interval", 0.01),
-                            ("timeout", 30.0), ("max_retries", 3), ("row_limit", -1),
-                            ("progress", False)):
-            stack.enter_context(conf.set_temp(name, value))
-
-        def start(archive=ARCHIVE, **kwargs):
-            srv = stack.enter_context(MastServer(archive, **kwargs))
-            stack.enter_context(conf.set_temp("server", srv.url))
-            return srv
-
-        yield start
+    return local_mast(ARCHIVE, pagesize=50000, timeout=30.0)
 
 
 def ids_where(predicate, rows=ROWS):

@@ -7,7 +7,6 @@ never appears in astroquery's log (DEBUG and TRACE), in warnings, in exception
 messages, in ``get_query_payload`` output, or in the cache (logged-in queries are
 not cached).
 """
-import contextlib
 import json
 import logging
 import socket
@@ -33,19 +32,9 @@ ARCHIVE = make_archive(n_nirspec=250, seed=4, center=POSITION, spread_deg=0.01,
 
 
 @pytest.fixture
-def server(monkeypatch, tmp_path):
+def server(local_mast):
     """A local server, fast settings, a private cache directory; logged out afterwards."""
-    monkeypatch.delenv("MAST_API_TOKEN", raising=False)
-    monkeypatch.setattr(NirspecMast, "_cache_location", tmp_path / "cache")
-    NirspecMast.logout()
-    with contextlib.ExitStack() as stack:
-        stack.callback(NirspecMast.logout)
-        srv = stack.enter_context(MastServer(ARCHIVE, names={"NGC 1068": POSITION}))
-        for name, value in (("server", srv.url), ("pagesize", 100), ("retry_backoff", 0.01),
-                            ("poll_interval", 0.01), ("timeout", 20.0), ("max_retries", 2),
-                            ("progress", False), ("row_limit", -1)):
-            stack.enter_context(conf.set_temp(name, value))
-        yield srv
+    return local_mast(ARCHIVE, pagesize=100, max_retries=2)(names={"NGC 1068": POSITION})
 
 
 def authorizations(srv):

@@ -51,9 +51,9 @@ def _load(targets):
                 table = Table.read(path, format="ascii")
         except Exception as err:  # any reader failure: report it with the path
             raise InvalidQueryError(
-                f"Cannot read targets from '{path}': {err}. Give a table file that "
-                "astropy.table.Table.read reads (ECSV, CSV, FITS, VOTable), a Table or a list "
-                "of dicts.") from err
+                f"Cannot read targets from '{path}': {str(err).strip().splitlines()[0]}. Give a "
+                "table file that astropy.table.Table.read reads (ECSV, CSV, FITS, VOTable), a "
+                "Table or a list of dicts.") from err
         targets = table
         source = f" in '{path}'"
 
