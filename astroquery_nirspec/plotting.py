@@ -327,7 +327,8 @@ def _draw_field(ax, wcs, report, names, positions, rows_of, title):
             continue
         x, y = wcs.world_to_pixel_values(entry["outline"][:, 0], entry["outline"][:, 1])
         if max(np.ptp(x), np.ptp(y)) < 0.02 * half:
-            ax.plot(np.mean(x), np.mean(y), marker="s", markersize=7, markerfacecolor="none",
+            ax.plot(np.mean(x), np.mean(y), marker="D" if entry["planned"] else "s",
+                    markersize=7, markerfacecolor="none",
                     markeredgewidth=1.4, color=VERDICT_COLORS.get(entry["verdict"], "k"),
                     linestyle="none", zorder=_zorder(entry["verdict"]),
                     gid=f"marker:{entry['verdict']}:{entry['observation']}")
@@ -366,7 +367,7 @@ def _legend_handles(used):
             handles.append(Patch(edgecolor=color, facecolor=(*_rgb(color), 0.12), label=verdict))
     if "planned" in used:
         handles.append(Patch(edgecolor="k", facecolor="none", linestyle="--",
-                             label="planned (dashed)"))
+                             label="planned (dashed, \u25c7 when small)"))
     return handles
 
 
@@ -379,8 +380,9 @@ def plot_duplicates(report, filename=None, *, fields=None, ncols=None, figsize=N
     archived or planned observation found near it with its footprint (``s_region``),
     coloured by its most severe verdict: ``DUPLICATE`` red, ``POSSIBLE`` orange,
     ``NOT_DUPLICATE`` grey; planned observations are dashed, and duplicates are labelled
-    with their proposal ID. An observation without a footprint is marked by a cross at
-    its centre.
+    with their proposal ID. A footprint too small to see at the panel's scale (an IFU or
+    slit next to an MSA field) is also marked by a square, a diamond when planned; an
+    observation without a footprint is marked by a cross at its centre.
 
     Parameters
     ----------
@@ -471,8 +473,10 @@ def plot_duplicates(report, filename=None, *, fields=None, ncols=None, figsize=N
         return Figure(figsize=size, layout="constrained")
 
     def finish(fig, used):
-        fig.legend(handles=_legend_handles(used), loc="outside lower center",
-                   ncols=min(5, len(_legend_handles(used))), fontsize=8, frameon=False)
+        handles = _legend_handles(used)
+        ncols = max(1, min(len(handles), int(fig.get_figwidth() // 2.4)))   # fits the width
+        fig.legend(handles=handles, loc="outside lower center", ncols=ncols, fontsize=8,
+                   frameon=False)
 
     if layout == "separate":
         figures = []

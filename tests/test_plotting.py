@@ -165,7 +165,7 @@ def test_grid_plot(report, tmp_path):
     # one legend naming the verdicts, the planned style and the targets
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["target + duplication radius", "DUPLICATE", "POSSIBLE", "NOT_DUPLICATE",
-                      "planned (dashed)"]
+                      "planned (dashed, \u25c7 when small)"]
 
 
 def test_circles_are_on_the_sky(report):
