@@ -155,7 +155,8 @@ def run(n_fields=20, per_field=50, sample_every=10, rounds=3, quick=False):
                 [("astroquery_nirspec check_duplicates", len(targets), ours_requests, fmt_seconds(t_ours),
                   ours_requests, fmt_seconds(t_ours)),
                  ("notebook: 2 query_criteria per target", len(sample), notebook_requests,
-                  fmt_seconds(t_sample), f"{notebook_total} (scaled)", f"{fmt_seconds(t_notebook)} (scaled)")])
+                  fmt_seconds(t_sample), f"{notebook_total} (scaled)",
+                  f"{fmt_seconds(t_notebook)} (scaled)")])
     checks = [(f"<= {TARGET_REQUESTS} requests", f"{ours_requests}", ours_requests <= TARGET_REQUESTS),
               (f">= {TARGET_SPEEDUP:g}x faster than the notebook's method", f"{results['speedup']:.1f}x",
                results["speedup"] >= TARGET_SPEEDUP)]
