@@ -141,7 +141,12 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         """astroquery's request logging, with the Authorization header redacted."""
         if "Authorization" in response.request.headers:
             response.request.headers["Authorization"] = "token [redacted]"
-        return super()._response_hook(response, *args, **kwargs)
+        # astroquery formats the whole reply (response.text, textwrap.indent) at any log
+        # level and then drops it unless DEBUG: only call it when it would log.
+        from astroquery import log
+        if log.isEnabledFor(10) or log.isEnabledFor(5):
+            return super()._response_hook(response, *args, **kwargs)
+        return None
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

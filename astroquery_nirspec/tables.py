@@ -71,14 +71,22 @@ def _dates(strings, mask):
 
 
 def _column(name, kind, values):
-    """One column from the list of its values (None for null)."""
+    """One column from the sequence of its values (None for null)."""
     has_null = None in values
-    if kind in ("int", "float") and not has_null:
-        try:
-            return MaskedColumn(np.array(values, dtype=np.int64 if kind == "int" else np.float64),
-                                name=name, mask=np.zeros(len(values), bool))
+    if kind == "float":
+        try:                                # None -> NaN; JSON has no NaN of its own
+            data = np.array(values, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
             pass                            # mixed content: the general path decides
+        else:
+            return MaskedColumn(data, name=name,
+                                mask=np.isnan(data) if has_null else np.zeros(len(data), bool))
+    if kind == "int" and not has_null:
+        try:
+            return MaskedColumn(np.array(values, dtype=np.int64), name=name,
+                                mask=np.zeros(len(values), bool))
+        except (TypeError, ValueError, OverflowError):
+            pass
     raw = np.array(values, dtype=object)
     mask = np.equal(raw, None) if has_null else np.zeros(len(raw), bool)
     if kind in ("int", "float"):
@@ -100,13 +108,21 @@ def _column(name, kind, values):
                 pass
         text = np.char.lower(filled.astype(str))
         return MaskedColumn(np.isin(text, _TRUE), name=name, mask=mask)
-    filled = raw.copy()
-    filled[mask] = ""
+    filled = raw
+    if has_null:
+        filled = raw.copy()
+        filled[mask] = ""
     if kind == "date":
         return _dates(filled.astype(str), mask)
-    lengths = np.char.str_len(filled.astype(str)) if len(filled) else np.zeros(0, int)
-    if len(lengths) and lengths.max() > LONG_STRING:
-        return MaskedColumn(filled.astype(str).astype(object), name=name, mask=mask)
+    try:                                    # the longest value, without a fixed-width copy
+        longest = max(map(len, filled), default=0)
+        text = all(map(str.__instancecheck__, filled)) if longest > LONG_STRING else True
+    except TypeError:                       # not all text: numbers mixed in
+        longest, text = LONG_STRING + 1, False
+    if longest > LONG_STRING:               # keep the parsed str objects: no copy at all
+        if not text:
+            filled = np.array([v if isinstance(v, str) else str(v) for v in filled], dtype=object)
+        return MaskedColumn(filled, name=name, mask=mask)
     return MaskedColumn(filled.astype(str), name=name, mask=mask)
 
 
@@ -149,6 +165,19 @@ def empty_table(names):
     return table
 
 
+def _gather(fields, rows):
+    """
+    ``{name: values}`` of every key of the rows, transposed in one pass when all rows
+    have the same keys in the same order (what MAST sends); else ``{}`` (gathered per column).
+    """
+    if not rows:
+        return {}
+    keys = tuple(rows[0])
+    if not all(map(keys.__eq__, map(tuple, rows))):
+        return {}
+    return dict(zip(keys, zip(*map(dict.values, rows))))
+
+
 def rows_to_table(fields, rows, *, describe=True):
     """
     Build a Table from a MAST reply's ``fields`` and ``data``.
@@ -181,13 +210,15 @@ def rows_to_table(fields, rows, *, describe=True):
     '2026-08-11T12:02:11.000'
     """
     table = Table(masked=True)
+    columns = _gather(fields, rows)
     for field in fields:
         name = field["name"]
         if name == "_selected_" or name in table.colnames:
             continue
-        values = list(map(methodcaller("get", name), rows))
+        values = columns.pop(name) if name in columns else list(map(methodcaller("get", name), rows))
         kind = _column_kind(field.get("type"), values)
         table[name] = _column(name, kind, values)
+        del values
     if describe:
         _describe(table)
     return table

@@ -10,6 +10,7 @@ are used; a reply that is not a complete, valid result is removed from the cache
 at once, so a failure is never served from it.
 """
 import email.utils
+import gc
 import hashlib
 import json
 import math
@@ -75,9 +76,15 @@ def encode_request(request):
 
 def loads(content):
     """Parse JSON bytes with orjson when installed, else the standard library."""
-    if _orjson is not None:
-        return _orjson.loads(content)
-    return json.loads(content)
+    enabled = gc.isenabled()
+    gc.disable()                  # parsing makes no cycles; collections would rescan every row
+    try:
+        if _orjson is not None:
+            return _orjson.loads(content)
+        return json.loads(content)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def reply_json(response):
