@@ -507,7 +507,8 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         requests, labels = _search.field_requests(table, rules, pagesize=int(conf.pagesize))
         if get_query_payload:
             return requests
-        responses = ResponseList(kind="duplicates", targets=table, rules=rules, requests=requests)
+        responses = ResponseList(kind="duplicates", targets=table, rules=rules, requests=requests,
+                                 labels=labels)
         with progress_bar(len(requests), desc="sky fields", unit="field",
                           enabled=self._progress_enabled()) as bar:
             for request in requests:
@@ -569,19 +570,34 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
     def _duplicates_report(responses, context):
         rows = _search.caom_rows_table([transport.reply_json(r) for r in responses])
         groups = group_observations(rows)
-        report = evaluate(context["targets"], groups, context["rules"])
-        # what downloads and plots need: CAOM's product-group id and the footprint
-        extra = {}
-        if len(rows) and "obs_id" in rows.colnames:
-            for row in rows:
-                extra.setdefault(str(row["obs_id"]),
-                                 (row["obsid"] if "obsid" in rows.colnames else None,
-                                  row["s_region"] if "s_region" in rows.colnames else None))
-        found = [extra.get(str(o)) if not np.ma.is_masked(o) else None for o in report["obs_id"]]
-        report["obsid"] = np.ma.MaskedArray([str(f[0]) if f and f[0] is not None else "" for f in found],
-                                            mask=[not f or f[0] is None for f in found])
-        report["s_region"] = np.ma.MaskedArray([str(f[1]) if f and f[1] is not None else "" for f in found],
-                                               mask=[not f or f[1] is None for f in found], dtype=object)
+        targets = context["targets"]
+        report = evaluate(targets, groups, context["rules"])
+
+        # where each target is and which request covered it, for plots and follow-up
+        position = {name: i for i, name in enumerate(targets["name"])}
+        where = np.array([position[str(name)] for name in report["target"]], dtype=int)
+        at = report.colnames.index("target") + 1
+        report.add_column(np.asarray(targets["ra"])[where] * u.deg, name="target_ra", index=at)
+        report.add_column(np.asarray(targets["dec"])[where] * u.deg, name="target_dec", index=at + 1)
+        report.add_column(context["labels"][where], name="field", index=at + 2)
+
+        # what downloads and plots need: CAOM's product-group id and the footprint of
+        # the row each reported observation is represented by
+        first_row = {}
+        if "obs_id" in rows.colnames:
+            for i, obs_id in enumerate(rows["obs_id"]):
+                first_row.setdefault(str(obs_id), i)
+        index = np.array([-1 if np.ma.is_masked(o) else first_row.get(str(o), -1)
+                          for o in report["obs_id"]], dtype=int)
+        for name, dtype in (("obsid", str), ("s_region", object)):
+            values = np.full(len(report), "", dtype=object)
+            mask = np.ones(len(report), dtype=bool)
+            if name in rows.colnames:
+                column = rows[name]
+                for k, i in enumerate(index):
+                    if i >= 0 and not np.ma.is_masked(column[i]):
+                        values[k], mask[k] = str(column[i]), False
+            report[name] = np.ma.MaskedArray(values.astype(dtype), mask=mask)
         report.meta["service"] = _search.CAOM_SERVICE
         report.meta["requests"] = len(context["requests"])
         return report

@@ -6,7 +6,7 @@ into one numpy array; no Python code runs per cell. Types come from the reply's
 ``fields`` block, units and descriptions from the field catalogue, nulls are
 masked and MAST's ``/Date(ms)/`` strings become `~astropy.time.Time` columns.
 """
-from operator import methodcaller
+from operator import itemgetter, methodcaller
 
 import numpy as np
 from astropy.table import MaskedColumn, Table
@@ -16,10 +16,11 @@ from .fields import catalogue
 
 __all__ = ["rows_to_table", "empty_table", "LONG_STRING"]
 
-#: Text columns whose longest value exceeds this many characters (MOS ``s_region``
-#: reaches ~24 000) are kept as object arrays: as fixed-width unicode they would cost
-#: 4 bytes x the longest value for every row.
-LONG_STRING = 1024
+#: Text columns whose longest value exceeds this many characters (``s_region``: FS
+#: footprints reach ~500, MOS ones ~24 000) are kept as object arrays of the parsed
+#: strings: as fixed-width unicode they would cost 4 bytes x the longest value for
+#: every row, and the copy dominates the build time (benchmarks/bench_e2e.py).
+LONG_STRING = 256
 
 _INT_TYPES = {"int", "long", "short", "integer", "unsignedbyte", "number"}
 _FLOAT_TYPES = {"float", "double", "decimal", "real"}
@@ -123,7 +124,8 @@ def _column(name, kind, values):
         if not text:
             filled = np.array([v if isinstance(v, str) else str(v) for v in filled], dtype=object)
         return MaskedColumn(filled, name=name, mask=mask)
-    return MaskedColumn(filled.astype(str), name=name, mask=mask)
+    # the width is known: numpy need not scan every string again to find it
+    return MaskedColumn(filled.astype(f"U{max(longest, 1)}"), name=name, mask=mask)
 
 
 def _describe(table):
@@ -165,17 +167,21 @@ def empty_table(names):
     return table
 
 
-def _gather(fields, rows):
+def _gather(names, rows):
     """
-    ``{name: values}`` of every key of the rows, transposed in one pass when all rows
-    have the same keys in the same order (what MAST sends); else ``{}`` (gathered per column).
+    ``{name: values}`` for the named fields, transposed in one pass through the rows
+    (in C: ``itemgetter`` and ``zip``); ``{}`` when some row lacks a field, in which case
+    the columns are gathered one by one with ``dict.get``.
     """
-    if not rows:
+    if not rows or not names:
         return {}
-    keys = tuple(rows[0])
-    if not all(map(keys.__eq__, map(tuple, rows))):
+    getter = itemgetter(*names)
+    try:
+        if len(names) == 1:
+            return {names[0]: tuple(map(getter, rows))}
+        return dict(zip(names, zip(*map(getter, rows))))
+    except KeyError:
         return {}
-    return dict(zip(keys, zip(*map(dict.values, rows))))
 
 
 def rows_to_table(fields, rows, *, describe=True):
@@ -209,7 +215,8 @@ def rows_to_table(fields, rows, *, describe=True):
     >>> str(t["publicReleaseDate"][0].isot)
     '2026-08-11T12:02:11.000'
     """
-    gathered = _gather(fields, rows)
+    names = list(dict.fromkeys(f["name"] for f in fields if f["name"] != "_selected_"))
+    gathered = _gather(names, rows)
     built = {}
     for field in fields:
         name = field["name"]
