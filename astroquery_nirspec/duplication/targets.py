@@ -107,88 +107,80 @@ def _strings(column, what, names, n):
     return values
 
 
-def _angles_deg(column, what, names, n):
-    """Floats in degrees from numbers, numeric strings, or angle Quantities."""
-    unit = getattr(column, "unit", None)
-    if isinstance(column, u.Quantity):
+def _number_or_quantity(text, quantity_text):
+    """A float, a Quantity (when allowed) or None for text that is neither."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if quantity_text:
         try:
-            return np.asarray(column.to_value(u.deg), dtype=float)
-        except u.UnitConversionError:
-            raise InvalidQueryError(
-                f"Targets column '{what}' must be an angle (degrees), got unit '{unit}'.") from None
-    scale = 1.0
-    if unit is not None:
-        try:
-            scale = u.Unit(unit).to(u.deg)
-        except u.UnitConversionError:
-            raise InvalidQueryError(
-                f"Targets column '{what}' must be an angle (degrees), got unit '{unit}'.") from None
-    mask = np.ma.getmaskarray(column) if isinstance(column, np.ma.MaskedArray) else np.zeros(n, bool)
-    values = np.empty(n)
-    for index in range(n):
-        value = None if mask[index] else column[index]
-        if isinstance(value, u.Quantity):
-            try:
-                values[index] = value.to_value(u.deg)
-            except u.UnitConversionError:
-                raise InvalidQueryError(
-                    f"Targets {_row_label(index, names)}: {what} must be an angle, got {value}.") from None
-            continue
-        try:
-            values[index] = float(value) * scale
+            return u.Quantity(text)
         except (TypeError, ValueError):
-            raise InvalidQueryError(
-                f"Targets {_row_label(index, names)}: {what} must be a number of degrees, "
-                f"got {value!r}.") from None
-    return values
+            pass
+    return None
 
 
-def _seconds(column, names, n):
-    """Exposure times in s from numbers, numeric strings or time Quantities."""
-    unit = getattr(column, "unit", None)
+def _floats(column, what, names, n, unit, kind, unit_name, *, quantity_text):
+    """
+    Floats in ``unit`` from numbers, numeric strings or Quantities (and Quantities as
+    text, e.g. ``"20 min"``, when ``quantity_text``); a column unit scales plain numbers.
+    ``kind`` ("an angle", "a time") and ``unit_name`` ("degrees", "seconds") are the words
+    of the messages.
+    """
+    column_unit = getattr(column, "unit", None)
     if isinstance(column, u.Quantity):
-        column = list(column)
-        unit = None
+        column, column_unit = list(column), None
     scale = 1.0
-    if unit is not None:
+    if column_unit is not None:
         try:
-            scale = u.Unit(unit).to(u.s)
+            scale = u.Unit(column_unit).to(unit)
         except u.UnitConversionError:
             raise InvalidQueryError(
-                f"Targets column 'exposure_time' must be a time, got unit '{unit}'.") from None
+                f"Targets column '{what}' must be {kind}, got unit '{column_unit}' "
+                f"(give {unit_name}).") from None
+    accepted_text = f" or {kind} Quantity" if quantity_text else ""
     mask = np.ma.getmaskarray(column) if isinstance(column, np.ma.MaskedArray) else np.zeros(n, bool)
     values = np.empty(n)
     for index in range(n):
         value = None if mask[index] else column[index]
         if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                try:
-                    value = u.Quantity(value)
-                except (TypeError, ValueError):
-                    raise InvalidQueryError(
-                        f"Targets {_row_label(index, names)}: exposure_time must be a number of "
-                        f"seconds or a time Quantity, got {value!r}.") from None
+            value = _number_or_quantity(value, quantity_text)
+            if value is None:
+                raise InvalidQueryError(
+                    f"Targets {_row_label(index, names)}: {what} must be a number of "
+                    f"{unit_name}{accepted_text}, got {column[index]!r}.")
         if isinstance(value, u.Quantity):
             try:
-                seconds = value.to_value(u.s)
+                values[index] = value.to_value(unit)
             except u.UnitConversionError:
                 raise InvalidQueryError(
-                    f"Targets {_row_label(index, names)}: exposure_time must be a time, got "
+                    f"Targets {_row_label(index, names)}: {what} must be {kind}, got "
                     f"{value} (unit '{value.unit}').") from None
-        else:
-            try:
-                seconds = float(value) * scale
-            except (TypeError, ValueError):
-                raise InvalidQueryError(
-                    f"Targets {_row_label(index, names)}: exposure_time must be a number of "
-                    f"seconds, got {value!r}.") from None
-        if not math.isfinite(seconds) or seconds <= 0:
+            continue
+        try:
+            values[index] = float(value) * scale
+        except (TypeError, ValueError):
             raise InvalidQueryError(
-                f"Targets {_row_label(index, names)}: exposure_time must be a positive finite "
-                f"time, got {value!r}.")
-        values[index] = seconds
+                f"Targets {_row_label(index, names)}: {what} must be a number of {unit_name}, "
+                f"got {value!r}.") from None
+    return values
+
+
+def _angles_deg(column, what, names, n):
+    """Floats in degrees from numbers, numeric strings, or angle Quantities."""
+    return _floats(column, what, names, n, u.deg, "an angle", "degrees", quantity_text=False)
+
+
+def _seconds(column, names, n):
+    """Positive exposure times in s from numbers, numeric strings or time Quantities."""
+    values = _floats(column, "exposure_time", names, n, u.s, "a time", "seconds", quantity_text=True)
+    bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+    if len(bad):
+        index = bad[0]
+        raise InvalidQueryError(
+            f"Targets {_row_label(index, names)}: exposure_time must be a positive finite "
+            f"time, got {column[index]!r}.")
     return values
 
 
