@@ -23,9 +23,9 @@ from astroquery.exceptions import RemoteServiceError, TimeoutError
 
 from . import conf
 
-try:  # a faster parser when available: measured in benchmarks/, see docs/performance.rst
+try:  # a dependency: 1.5x faster than json here (benchmarks/bench_reply.py, docs/performance.rst)
     import orjson as _orjson
-except ImportError:  # pragma: no cover - depends on the environment
+except ImportError:  # pragma: no cover - a platform without an orjson wheel
     _orjson = None
 
 __all__ = ["invoke_url", "encode_request", "loads", "reply_json", "invoke", "PageProgress"]
@@ -75,7 +75,14 @@ def encode_request(request):
 
 
 def loads(content):
-    """Parse JSON bytes with orjson when installed, else the standard library."""
+    """
+    Parse JSON bytes with orjson (the standard library where orjson cannot be installed).
+
+    Examples
+    --------
+    >>> loads(b'{"status": "COMPLETE", "data": [{"a": 1}]}')["data"]
+    [{'a': 1}]
+    """
     enabled = gc.isenabled()
     gc.disable()                  # parsing makes no cycles; collections would rescan every row
     try:

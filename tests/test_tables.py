@@ -95,3 +95,12 @@ def test_large_reply_is_built_without_per_cell_python(monkeypatch):
     t = rows_to_table(fields, rows)
     assert len(t) == 100_000 and calls == ["effexptm", "grating"]
     assert t["effexptm"][-1] == 99_999.0
+
+
+def test_json_fallback_parses_the_same(monkeypatch):
+    """Where orjson cannot be installed, the standard library gives the same rows."""
+    import astroquery_nirspec.transport as transport
+    content = (DATA / "nirspec_three_rows.json").read_bytes()
+    fast = transport.loads(content)
+    monkeypatch.setattr(transport, "_orjson", None)
+    assert transport.loads(content) == fast
