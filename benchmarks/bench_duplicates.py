@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from common import add_paths, main, fmt_seconds, median, print_table, timed_rounds
+from common import add_paths, astroquery_client, main, fmt_seconds, median, print_table, timed_rounds
 
 add_paths()
 
@@ -82,14 +82,6 @@ def run_ours(url, targets):
         return NirspecMastClass().check_duplicates(targets, cache=False)
 
 
-def observations_client(url):
-    client = ObservationsClass()
-    portal = client._portal_api_connection
-    portal.MAST_REQUEST_URL = url + "/api/v0/invoke"
-    portal.COLUMNS_CONFIG_URL = url + "/portal/Mashup/Mashup.asmx/columnsconfig"
-    return client
-
-
 def run_notebook(client, targets):
     """Two cone searches per target, then the rules on that target's rows."""
     reports = []
@@ -121,7 +113,7 @@ def run(n_fields=20, per_field=50, sample_every=10, rounds=3, quick=False):
           f"server latency {LATENCY * 1000:.0f} ms")
     results = {"targets": len(targets), "fields": n_fields, "caom_rows": len(caom), "latency": LATENCY}
     with ServerProcess({"kind": "caom", "rows": caom, "latency": LATENCY}) as server:
-        client = observations_client(server.url)
+        client = astroquery_client(ObservationsClass, server.url)
         # requests of one run of each
         server.clear()
         report = run_ours(server.url, targets)
@@ -135,7 +127,7 @@ def run(n_fields=20, per_field=50, sample_every=10, rounds=3, quick=False):
             assert sorted(mine["target"][mine["verdict"] == verdict]) == \
                 sorted(notebook["target"][notebook["verdict"] == verdict]), verdict
         results["duplicates_found"] = int(np.sum(report["verdict"] == "DUPLICATE"))
-        client = observations_client(server.url)         # a fresh client: columns config again
+        client = astroquery_client(ObservationsClass, server.url)         # a fresh client: columns config again
         times = timed_rounds({"ours": lambda: run_ours(server.url, targets),
                               "notebook": lambda: run_notebook(client, sample)},
                              {"ours": rounds, "notebook": 1})

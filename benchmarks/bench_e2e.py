@@ -16,7 +16,7 @@ import concurrent.futures
 import json
 import urllib.parse
 
-from common import add_paths, main, fmt_seconds, median, print_table, timed_rounds
+from common import add_paths, astroquery_client, main, fmt_seconds, median, print_table, timed_rounds
 
 add_paths()
 
@@ -28,15 +28,6 @@ from serve import ServerProcess  # noqa: E402
 
 SERVICE = "Mast.Jwst.Filtered.Nirspec"
 TARGET_SPEEDUP = 3.0
-
-
-def astroquery_client(url):
-    """An astroquery Mast client whose portal requests go to ``url``."""
-    client = MastClass()
-    portal = client._portal_api_connection
-    portal.MAST_REQUEST_URL = url + "/api/v0/invoke"
-    portal.COLUMNS_CONFIG_URL = url + "/portal/Mashup/Mashup.asmx/columnsconfig"
-    return client
 
 
 def run_astroquery(client, pagesize):
@@ -91,7 +82,7 @@ def run(n_rows=100_000, pagesizes=(10_000, 50_000), rounds=3, baseline_rounds=2,
     results = {"rows": n_rows, "times": {}}
     with ServerProcess({"kind": "nirspec", "rows": n_rows, "seed": 1}) as server:
         print(f"(server with {n_rows} generated rows started in {server.startup:.1f} s at {server.url})")
-        client = astroquery_client(server.url)
+        client = astroquery_client(MastClass, server.url)
         session = requests.Session()
         # warm-up and checks: astroquery fetches its columns config once; same rows from both
         theirs = run_astroquery(client, pagesizes[0])

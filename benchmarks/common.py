@@ -132,3 +132,16 @@ def main(run):
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     return results
+
+
+def astroquery_client(cls, url):
+    """
+    An astroquery MAST client (``MastClass``, ``ObservationsClass``) whose portal
+    requests go to ``url``: astroquery 0.4.11 binds its service URLs when
+    ``astroquery.mast`` is imported, so ``astroquery.mast.conf.set_temp`` cannot.
+    """
+    client = cls()
+    portal = client._portal_api_connection
+    portal.MAST_REQUEST_URL = url + "/api/v0/invoke"
+    portal.COLUMNS_CONFIG_URL = url + "/portal/Mashup/Mashup.asmx/columnsconfig"
+    return client
