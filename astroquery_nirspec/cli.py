@@ -364,6 +364,18 @@ def write_table(table, path, fmt=None):
     ------
     CommandError
         For an unknown extension, FITS to standard output, or a file that cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from astropy.table import Table
+    >>> from astroquery_nirspec.cli import write_table
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "result.csv"
+    >>> write_table(Table({"grating": ["G395H"], "count": [3]}), path)
+    'csv'
+    >>> print(path.read_text().strip())
+    grating,count
+    G395H,3
     """
     to_stdout = str(path) == "-"
     if to_stdout:
@@ -560,6 +572,13 @@ def build_parser():
     Returns
     -------
     parser : `argparse.ArgumentParser`
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.cli import build_parser
+    >>> args = build_parser().parse_args(["count", "exp_type=NRS_MSASPEC", "program=1345"])
+    >>> args.command, args.filters
+    ('count', ['exp_type=NRS_MSASPEC', 'program=1345'])
     """
     common = _common_parser()
     formatter = argparse.RawDescriptionHelpFormatter

@@ -79,6 +79,13 @@ class ProgressBarBase:
             Steps done since the last call (default 1; 0 only refreshes the text).
         **postfix
             Shown after the bar as ``key value`` pairs, e.g. ``page="3/10"``.
+
+        Examples
+        --------
+        >>> bar = ProgressBarBase(10)
+        >>> bar.update(3, page="3/10")
+        >>> bar.n, bar.postfix
+        (3, 'page 3/10')
         """
         self.n += int(n)
         if postfix:
@@ -92,6 +99,13 @@ class ProgressBarBase:
         Parameters
         ----------
         n : int
+
+        Examples
+        --------
+        >>> bar = ProgressBarBase()
+        >>> bar.set_total(4)
+        >>> bar.total
+        4
         """
         self.total = int(n)
         self._retotal()

@@ -105,6 +105,15 @@ def reply_json(response):
     Returns
     -------
     result : dict
+
+    Examples
+    --------
+    >>> from astroquery.utils.mocks import MockResponse
+    >>> response = MockResponse(content=b'{"status": "COMPLETE", "msg": ""}')
+    >>> reply_json(response)["status"]
+    'COMPLETE'
+    >>> reply_json(response) is response._mast_json      # parsed once
+    True
     """
     result = getattr(response, "_mast_json", None)
     if result is None:
@@ -304,6 +313,16 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
         during the query), or a result that stays short of ``rowsFiltered``.
     astroquery.exceptions.TimeoutError
         When a page does not complete within ``conf.timeout`` seconds.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec import NirspecMast
+    >>> request = {"service": "Mast.Jwst.Filtered.Nirspec",
+    ...            "params": {"columns": "COUNT_BIG(*)",
+    ...                       "filters": [{"paramName": "program", "values": [1345]}]}}
+    >>> pages = invoke(NirspecMast, request)  # doctest: +REMOTE_DATA
+    >>> reply_json(pages[0])["data"][0]["Column1"] > 0  # doctest: +REMOTE_DATA
+    True
     """
     request = dict(request)
     request.setdefault("format", "json")
