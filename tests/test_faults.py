@@ -177,6 +177,17 @@ def test_a_server_capping_pages_still_gives_every_row_once(server):
     assert all(r.rows <= 1000 for r in srv.log)
 
 
+def test_the_real_50000_row_cap(server):
+    """MAST's cap at its real size: pages of 100 000 asked for, 50 000 sent (jwql #941)."""
+    archive = make_archive(n_nirspec=120_000, seed=8, fields=[{"name": "ArchiveFileID", "type": "int"}])
+    expected = list(archive[NIRSPEC_SERVICE].column("ArchiveFileID"))
+    srv = server(archive, page_cap=50_000)
+    with conf.set_temp("pagesize", 100_000):
+        table = NirspecMast.query_filtered(columns="ArchiveFileID", cache=False)
+    assert list(table["ArchiveFileID"]) == expected
+    assert [r.rows for r in srv.log] == [50_000, 50_000, 20_000]
+
+
 def test_capped_pages_and_a_row_limit(server):
     archive = make_archive(n_nirspec=5000, seed=6)
     expected = list(archive[NIRSPEC_SERVICE].column("ArchiveFileID"))
