@@ -615,7 +615,8 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         order = np.lexsort((uniques, -counts)) if len(uniques) else np.zeros(0, int)
         out = Table({name: uniques[order], "count": counts[order]}, masked=True)
         if mask.any():
-            out.add_row({name: uniques[0] if len(uniques) else "", "count": int(mask.sum())},
+            placeholder = np.zeros(1, dtype=present.dtype)[0]       # hidden by the mask
+            out.add_row({name: placeholder, "count": int(mask.sum())},
                         mask={name: True, "count": False})
             out = out[np.argsort(-np.asarray(out["count"]), kind="stable")]
         if name in _fields.catalogue():

@@ -198,3 +198,16 @@ def test_list_fields():
     assert len(t) > 200
     row = t[list(t["name"]).index("effexptm")]
     assert (row["type"], row["unit"]) == ("float", "s")
+
+
+def test_parameter_values_of_a_column_with_only_nulls(monkeypatch, tmp_path):
+    reply = tmp_path / "nulls.json"
+    reply.write_text(json.dumps({
+        "status": "COMPLETE", "msg": "", "fields": [{"name": "fileSize", "type": "int"}],
+        "data": [{"fileSize": None}, {"fileSize": None}],
+        "paging": {"page": 1, "pageSize": 50000, "pagesFiltered": 1, "rows": 2, "rowsFiltered": 2,
+                   "rowsTotal": 2}}))
+    monkeypatch.setattr(NirspecMastClass, "_request",
+                        lambda self, method, url, **k: MockResponse(content=reply.read_bytes(), url=url))
+    t = NirspecMast.get_parameter_values("fileSize")
+    assert len(t) == 1 and t["fileSize"].mask[0] and t["count"][0] == 2
