@@ -63,6 +63,7 @@ from astroquery.exceptions import InvalidQueryError, NoResultsWarning, RemoteSer
 # Local
 from . import conf
 from . import progress as _progress
+from .transport import TRANSIENT_STATUS, retry_after
 
 __all__ = ["DownloadMixin", "download_url", "safe_local_path", "parse_checksum",
            "file_checksum", "manifest_row", "make_manifest", "file_items",
@@ -79,9 +80,6 @@ DOWNLOAD_PATH = "/api/v0.1/Download/file"
 
 #: CAOM service listing the products of observations (by ``obsid``).
 PRODUCTS_SERVICE = "Mast.Caom.Products"
-
-#: HTTP status codes worth another try: the service is busy or briefly down.
-TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 #: How many obsids go into one ``Mast.Caom.Products`` request.
 OBSIDS_PER_REQUEST = 100
@@ -494,12 +492,6 @@ def _open_part(path, mode):
     return open(path, mode)
 
 
-def _retry_after(response):
-    """Seconds asked for by a ``Retry-After`` header, or None."""
-    from .transport import _retry_after as transport_retry_after
-    return transport_retry_after(response)
-
-
 def _short_text(response, limit=300):
     """The start of an error reply's body, read without loading a large body."""
     try:
@@ -882,7 +874,7 @@ class DownloadMixin:
                         continue
                     if code in TRANSIENT_STATUS:
                         retry = (f"HTTP {code} from MAST for {uri}: {_short_text(response)}",
-                                 _retry_after(response))
+                                 retry_after(response))
                     elif code not in (200, 206):
                         raise _FileError(f"HTTP {code} from MAST for {uri}: {_short_text(response)}")
                     elif self._receive(response, uri, path, part, offset, state, settings, progress):

@@ -28,7 +28,8 @@ try:  # a dependency: 1.5x faster than json here (benchmarks/bench_reply.py, doc
 except ImportError:  # pragma: no cover - a platform without an orjson wheel
     _orjson = None
 
-__all__ = ["invoke_url", "encode_request", "loads", "reply_json", "invoke", "PageProgress"]
+__all__ = ["invoke_url", "encode_request", "loads", "reply_json", "retry_after", "invoke",
+           "PageProgress"]
 
 #: The headers astroquery.mast sends with every invoke request (mast-protocol.md §1.2).
 HEADERS = {"Content-type": "application/x-www-form-urlencoded", "Accept": "text/plain"}
@@ -133,8 +134,18 @@ def _forget(query):
         pass
 
 
-def _retry_after(response):
-    """Seconds asked for by a ``Retry-After`` header, or None."""
+def retry_after(response):
+    """
+    Seconds asked for by a reply's ``Retry-After`` header (seconds or an HTTP date), or None.
+
+    Examples
+    --------
+    >>> from astroquery.utils.mocks import MockResponse
+    >>> reply = MockResponse(content=b"busy")
+    >>> reply.headers = {"Retry-After": "5"}
+    >>> retry_after(reply)
+    5.0
+    """
     value = response.headers.get("Retry-After") if response is not None else None
     if not value:
         return None
@@ -210,7 +221,7 @@ def _fetch_page(query, request, *, cache, headers, is_complete=_is_complete):
                 f"{message} (page {page} of {request['service']} at {url}; "
                 f"gave up after {max_retries} retries)")
         retries += 1
-        wait = _retry_after(response)
+        wait = retry_after(response)
         if wait is None:
             wait = float(conf.retry_backoff) * 2 ** (retries - 1)
         remaining = deadline - time.monotonic()
