@@ -29,8 +29,18 @@ _DATE_TYPES = {"datetime", "date"}
 _TRUE = np.array(["true", "t", "1", "yes", "y"])
 
 
-def _column_kind(declared, values):
-    """Decide the kind of a column from its declared type and, for text, its values."""
+#: The column kind of each catalogue type (`astroquery_nirspec.fields.FIELD_TYPES`).
+_CATALOGUE_KINDS = {"int": "int", "float": "float", "boolean": "bool", "datetime": "date",
+                    "string": "string"}
+
+
+def _column_kind(declared, values, field=None):
+    """
+    Decide the kind of a column from its declared type and, for text, its values.
+
+    A column declared as text with no value to look at (no rows, or only nulls)
+    takes the kind of its catalogue ``field``, when there is one.
+    """
     declared = (declared or "string").lower()
     if declared in _INT_TYPES:
         return "int"
@@ -42,6 +52,8 @@ def _column_kind(declared, values):
         return "date"
     kinds = set(map(type, values))
     kinds.discard(type(None))
+    if not kinds:
+        return _CATALOGUE_KINDS.get(field.type, "string") if field is not None else "string"
     if kinds and kinds <= {int, float}:      # numbers in a column declared as text (e.g. obsid)
         return "int" if kinds == {int} else "float"
     if kinds == {bool}:
@@ -53,8 +65,15 @@ def _column_kind(declared, values):
     return "string"
 
 
+def _no_times():
+    """A zero-length `~astropy.time.Time` column (UTC, isot)."""
+    return Time(np.zeros(0), format="unix", scale="utc", copy=False).replicate(format="isot")
+
+
 def _dates(strings, mask):
     """``/Date(1786449731000)/`` (ms since 1970, UTC, optional +zone) → Time (isot)."""
+    if len(strings) == 0:                   # numpy's string functions fail on zero-size arrays
+        return _no_times()
     inner = np.char.strip(strings, "/Date()")
     inner = np.char.partition(inner, "+")[:, 0]
     inner[mask] = "0"
@@ -145,6 +164,10 @@ def empty_table(names):
     """
     A zero-row table with the catalogue's types, units and descriptions.
 
+    Integers are ``int64``, floats ``float64``, flags ``bool``, dates zero-length
+    `~astropy.time.Time` columns and text ``str``; a name outside the catalogue
+    gives a text column.
+
     Parameters
     ----------
     names : list of str
@@ -152,17 +175,18 @@ def empty_table(names):
 
     Examples
     --------
-    >>> t = empty_table(["filename", "effexptm"])
-    >>> len(t), t["effexptm"].unit
-    (0, Unit("s"))
+    >>> t = empty_table(["filename", "effexptm", "publicReleaseDate"])
+    >>> len(t), t["effexptm"].unit, type(t["publicReleaseDate"]).__name__
+    (0, Unit("s"), 'Time')
     """
     known = catalogue()
-    dtypes = {"int": np.int64, "float": np.float64, "boolean": bool}
-    table = Table(masked=True)
+    dtypes = {"int": np.int64, "float": np.float64, "bool": bool, "string": str}
+    columns = []
     for name in names:
-        field = known.get(name)
-        dtype = dtypes.get(field.type, str) if field else str
-        table[name] = MaskedColumn(np.zeros(0, dtype=dtype), name=name)
+        kind = _column_kind(None, (), known.get(name))
+        columns.append(_no_times() if kind == "date"
+                       else MaskedColumn(np.zeros(0, dtype=dtypes[kind]), name=name))
+    table = Table(columns, names=list(names), masked=True, copy=False)
     _describe(table)
     return table
 
@@ -195,8 +219,9 @@ def rows_to_table(fields, rows, *, describe=True):
     rows : list of dict
         The ``data`` rows (of all pages, concatenated).
     describe : bool
-        Take units and descriptions from the NIRSpec field catalogue (off for the
-        replies of other services, such as CAOM).
+        Use the NIRSpec field catalogue: units, descriptions, and the type of a
+        column that has no value to look at (no rows, or only nulls). Off for the
+        replies of other services, such as CAOM.
 
     Returns
     -------
@@ -217,13 +242,14 @@ def rows_to_table(fields, rows, *, describe=True):
     """
     names = list(dict.fromkeys(f["name"] for f in fields if f["name"] != "_selected_"))
     gathered = _gather(names, rows)
+    known = catalogue() if describe else {}
     built = {}
     for field in fields:
         name = field["name"]
         if name == "_selected_" or name in built:
             continue
         values = gathered.pop(name) if name in gathered else list(map(methodcaller("get", name), rows))
-        built[name] = _column(name, _column_kind(field.get("type"), values), values)
+        built[name] = _column(name, _column_kind(field.get("type"), values, known.get(name)), values)
         del values
     # one Table from all columns at once: adding them one by one costs astropy's
     # per-insertion bookkeeping 254 times

@@ -104,3 +104,49 @@ def test_json_fallback_parses_the_same(monkeypatch):
     fast = transport.loads(content)
     monkeypatch.setattr(transport, "_orjson", None)
     assert transport.loads(content) == fast
+
+
+# --- empty replies (issue 10 item 1) -------------------------------------------------
+
+#: The fields of an empty ``columns="*"``-style reply as MAST declares them: dates typed
+#: ``date``/``datetime``, integer ids typed ``string`` (see tests/data/README.rst).
+EMPTY_REPLY_FIELDS = [
+    {"name": "ArchiveFileID", "type": "string"}, {"name": "filename", "type": "string"},
+    {"name": "program", "type": "int"}, {"name": "effexptm", "type": "float"},
+    {"name": "date_obs", "type": "date"}, {"name": "publicReleaseDate", "type": "datetime"},
+    {"name": "publicReleaseDate_mjd", "type": "float"}, {"name": "isRestricted", "type": "boolean"},
+    {"name": "fileSize", "type": "string"}, {"name": "grating", "type": "string"},
+]
+
+
+def test_empty_reply_with_date_fields_gives_every_column_in_its_natural_type():
+    t = rows_to_table(EMPTY_REPLY_FIELDS, [])
+    assert len(t) == 0
+    assert t.colnames == [f["name"] for f in EMPTY_REPLY_FIELDS]
+    assert isinstance(t["date_obs"], Time) and isinstance(t["publicReleaseDate"], Time)
+    assert t["date_obs"].format == "isot"
+    assert t["program"].dtype == np.int64
+    assert t["ArchiveFileID"].dtype == np.int64         # typed string, catalogued int
+    assert t["fileSize"].dtype == np.int64 and t["fileSize"].unit == u.byte
+    assert t["effexptm"].dtype == np.float64 and t["effexptm"].unit == u.s
+    assert t["isRestricted"].dtype == bool
+    assert t["grating"].dtype.kind == "U"
+    assert t["grating"].description and t["date_obs"].info.description
+
+
+def test_empty_table_follows_the_catalogue_types():
+    e = empty_table(["filename", "effexptm", "program", "publicReleaseDate", "isRestricted",
+                     "not_a_field"])
+    assert e.colnames == ["filename", "effexptm", "program", "publicReleaseDate", "isRestricted",
+                          "not_a_field"]
+    assert isinstance(e["publicReleaseDate"], Time) and len(e["publicReleaseDate"]) == 0
+    assert e["program"].dtype == np.int64 and e["effexptm"].dtype == np.float64
+    assert e["isRestricted"].dtype == bool
+    assert e["filename"].dtype.kind == e["not_a_field"].dtype.kind == "U"
+    assert e["effexptm"].unit == u.s and e["program"].description
+
+
+def test_other_services_ignore_the_nirspec_catalogue():
+    # CAOM also has a column named like a NIRSpec one; its empty column stays text
+    t = rows_to_table([{"name": "ArchiveFileID", "type": "string"}], [], describe=False)
+    assert t["ArchiveFileID"].dtype.kind == "U"
