@@ -6,6 +6,7 @@ into one numpy array; no Python code runs per cell. Types come from the reply's
 ``fields`` block, units and descriptions from the field catalogue, nulls are
 masked and MAST's ``/Date(ms)/`` strings become `~astropy.time.Time` columns.
 """
+import re
 from operator import itemgetter, methodcaller
 
 import numpy as np
@@ -27,6 +28,7 @@ _FLOAT_TYPES = {"float", "double", "decimal", "real"}
 _BOOL_TYPES = {"boolean", "bool", "binary"}
 _DATE_TYPES = {"datetime", "date"}
 _TRUE = np.array(["true", "t", "1", "yes", "y"])
+_FALSE = np.array(["false", "f", "0", "no", "n"])
 
 
 #: The column kind of each catalogue type (`astroquery_nirspec.fields.FIELD_TYPES`).
@@ -70,81 +72,132 @@ def _no_times():
     return Time(np.zeros(0), format="unix", scale="utc", copy=False).replicate(format="isot")
 
 
-def _dates(strings, mask):
-    """``/Date(1786449731000)/`` (ms since 1970, UTC, optional +zone) → Time (isot)."""
-    if len(strings) == 0:                   # numpy's string functions fail on zero-size arrays
-        return _no_times()
-    inner = np.char.strip(strings, "/Date()")
-    inner = np.char.partition(inner, "+")[:, 0]
+_MS_JSON = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")
+
+
+def _milliseconds(strings, mask):
+    """The ms of ``/Date(ms)/`` or ``/Date(ms+zone)/`` strings (int64), or None if some are not."""
+    inner = np.char.partition(np.char.strip(strings, "/Date()"), "+")[:, 0]
     inner[mask] = "0"
     try:
-        ms = inner.astype(np.int64)
-    except ValueError:                      # not MS-JSON after all: let Time parse the text
-        filled = np.where(mask, "2000-01-01T00:00:00", strings)
-        times = Time(filled, scale="utc")
-    else:
+        return inner.astype(np.int64)
+    except ValueError:                      # a "-zone" suffix, or not MS-JSON at all
+        pass
+    matches = [_MS_JSON.fullmatch(s) for s in strings[~mask]]
+    if not all(matches):
+        return None
+    ms = np.zeros(len(strings), dtype=np.int64)
+    ms[~mask] = [int(m.group(1)) for m in matches]
+    return ms
+
+
+def _dates(strings, mask):
+    """
+    ``/Date(1786449731000)/`` (ms since 1970, UTC; the zone of ``/Date(ms+zone)/`` is
+    informational) → Time (isot); other text is parsed by `~astropy.time.Time`.
+    None when some value is no date at all.
+    """
+    if len(strings) == 0:                   # numpy's string functions fail on zero-size arrays
+        return _no_times()
+    ms = _milliseconds(strings, mask)
+    if ms is not None:
         times = Time(ms / 1000.0, format="unix", scale="utc")
+    else:
+        try:
+            times = Time(np.where(mask, "2000-01-01T00:00:00", strings), scale="utc")
+        except ValueError:
+            return None
     times.format = "isot"
     if mask.any():
         times[mask] = np.ma.masked
     return times
 
 
-def _column(name, kind, values):
-    """One column from the sequence of its values (None for null)."""
-    has_null = None in values
-    if kind == "float":
-        try:                                # None -> NaN; JSON has no NaN of its own
+def _numbers_at_once(kind, values, has_null):
+    """An int or float column straight from the values list (the common case), else None."""
+    try:
+        if kind == "float":                 # None -> NaN; JSON has no NaN of its own
             data = np.array(values, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            pass                            # mixed content: the general path decides
-        else:
-            return MaskedColumn(data, name=name,
-                                mask=np.isnan(data) if has_null else np.zeros(len(data), bool))
-    if kind == "int" and not has_null:
-        try:
-            return MaskedColumn(np.array(values, dtype=np.int64), name=name,
-                                mask=np.zeros(len(values), bool))
-        except (TypeError, ValueError, OverflowError):
-            pass
-    raw = np.array(values, dtype=object)
-    mask = np.equal(raw, None) if has_null else np.zeros(len(raw), bool)
-    if kind in ("int", "float"):
-        filled = raw.copy()
-        filled[mask] = 0
-        try:
-            data = filled.astype(np.int64 if kind == "int" else np.float64)
-        except (TypeError, ValueError, OverflowError):
-            kind = "string"
-        else:
-            return MaskedColumn(data, name=name, mask=mask)
-    if kind == "bool":
+            return MaskedColumn(data, mask=np.isnan(data) if has_null else np.zeros(len(data), bool))
+        if kind == "int" and not has_null:
+            return MaskedColumn(np.array(values, dtype=np.int64), mask=np.zeros(len(values), bool))
+    except (TypeError, ValueError, OverflowError):
+        pass                                # mixed content: the general path decides
+    return None
+
+
+def _numbers(raw, mask, kind):
+    filled = raw.copy()
+    filled[mask] = 0
+    try:
+        return MaskedColumn(filled.astype(np.int64 if kind == "int" else np.float64), mask=mask)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _truth(raw, mask, true, false):
+    """A bool column from text (or bool) values, each one of ``true`` or ``false``; else None."""
+    filled = raw.copy()
+    filled[mask] = false[0]
+    text = np.char.lower(filled.astype(str))
+    is_true = np.isin(text, true)
+    if not (is_true | np.isin(text, false)).all():
+        return None                         # another value: keep the text, drop nothing
+    return MaskedColumn(is_true, mask=mask)
+
+
+def _booleans(raw, mask):
+    """JSON true/false, or the text True/False (and t/f, 1/0, yes/no)."""
+    present = raw[~mask]
+    if all(isinstance(v, (bool, np.bool_)) for v in present):
         filled = raw.copy()
         filled[mask] = False
-        if all(isinstance(v, (bool, np.bool_)) for v in filled[:1]):
-            try:
-                return MaskedColumn(filled.astype(bool), name=name, mask=mask)
-            except (TypeError, ValueError):
-                pass
-        text = np.char.lower(filled.astype(str))
-        return MaskedColumn(np.isin(text, _TRUE), name=name, mask=mask)
+        return MaskedColumn(filled.astype(bool), mask=mask)
+    return _truth(raw, mask, _TRUE, _FALSE)
+
+
+def _text(raw, mask):
+    """A text column: fixed-width unicode, or the parsed str objects for long values."""
     filled = raw
-    if has_null:
+    if mask.any():
         filled = raw.copy()
         filled[mask] = ""
-    if kind == "date":
-        return _dates(filled.astype(str), mask)
     try:                                    # the longest value, without a fixed-width copy
         longest = max(map(len, filled), default=0)
         text = all(map(str.__instancecheck__, filled)) if longest > LONG_STRING else True
-    except TypeError:                       # not all text: numbers mixed in
-        longest, text = LONG_STRING + 1, False
+    except TypeError:                       # not all text (numbers mixed in): all become text
+        text = False
+    if not text:
+        filled = np.array([v if isinstance(v, str) else str(v) for v in filled], dtype=object)
+        longest = max(map(len, filled), default=0)
     if longest > LONG_STRING:               # keep the parsed str objects: no copy at all
-        if not text:
-            filled = np.array([v if isinstance(v, str) else str(v) for v in filled], dtype=object)
-        return MaskedColumn(filled, name=name, mask=mask)
+        return MaskedColumn(filled, mask=mask)
     # the width is known: numpy need not scan every string again to find it
-    return MaskedColumn(filled.astype(f"U{max(longest, 1)}"), name=name, mask=mask)
+    return MaskedColumn(filled.astype(f"U{max(longest, 1)}"), mask=mask)
+
+
+def _column(name, kind, values):
+    """
+    One column from the sequence of its values (None for null), of the given kind;
+    values that do not fit the kind are kept as text, so nothing is lost.
+    """
+    has_null = None in values
+    column = _numbers_at_once(kind, values, has_null)
+    if column is not None:
+        column.info.name = name
+        return column
+    raw = np.empty(len(values), dtype=object)
+    raw[:] = values
+    mask = np.equal(raw, None) if has_null else np.zeros(len(raw), bool)
+    if kind in ("int", "float"):
+        column = _numbers(raw, mask, kind)
+    elif kind == "bool":
+        column = _booleans(raw, mask)
+    elif kind == "date":
+        column = _dates(np.asarray(_text(raw, mask).filled(""), dtype=str), mask)
+    column = _text(raw, mask) if column is None else column
+    column.info.name = name
+    return column
 
 
 def _describe(table):

@@ -150,3 +150,69 @@ def test_other_services_ignore_the_nirspec_catalogue():
     # CAOM also has a column named like a NIRSpec one; its empty column stays text
     t = rows_to_table([{"name": "ArchiveFileID", "type": "string"}], [], describe=False)
     assert t["ArchiveFileID"].dtype.kind == "U"
+
+
+# --- types as MAST declares them (issue 10 item 6) ------------------------------------
+
+def test_date_and_datetime_columns_become_times_whatever_the_zone_suffix():
+    t = rows_to_table([{"name": "date_obs", "type": "date"}, {"name": "date", "type": "datetime"}],
+                      [{"date_obs": "/Date(1453010667879)/", "date": "/Date(1515978335783-0500)/"},
+                       {"date_obs": None, "date": "/Date(1515978335783+0100)/"},
+                       {"date_obs": "/Date(-86400000)/", "date": None}])
+    assert isinstance(t["date_obs"], Time) and isinstance(t["date"], Time)
+    assert t["date_obs"].isot[0] == "2016-01-17T06:04:27.879"
+    assert t["date_obs"].isot[2] == "1969-12-31T00:00:00.000"
+    assert t["date_obs"].mask.tolist() == [False, True, False]
+    # the ms are UTC; the zone is informational
+    assert t["date"].isot[0] == t["date"].isot[1] == "2018-01-15T01:05:35.783"
+    assert t["date"].mask.tolist() == [False, False, True]
+
+
+def test_integer_ids_typed_string_become_int64_and_hex_checksums_stay_text():
+    fields = [{"name": n, "type": "string"} for n in ("ArchiveFileID", "fileSize", "FileSetId", "checksum")]
+    rows_2018 = [{"ArchiveFileID": 5748878, "fileSize": 4631040, "FileSetId": 153974, "checksum": 547966661},
+                 {"ArchiveFileID": 5748879, "fileSize": None, "FileSetId": 153975, "checksum": 1}]
+    t = rows_to_table(fields, rows_2018)
+    for name in ("ArchiveFileID", "fileSize", "FileSetId", "checksum"):
+        assert t[name].dtype == np.int64, name
+    assert t["fileSize"].mask.tolist() == [False, True]
+    assert t["ArchiveFileID"].tolist() == [5748878, 5748879]
+    hex_2026 = "0125ce8664d371d6069f6fa59d079995"
+    t = rows_to_table(fields, [{"ArchiveFileID": 243907813, "fileSize": 11151360, "FileSetId": 6499538,
+                                "checksum": hex_2026}])
+    assert t["checksum"].dtype.kind == "U" and t["checksum"][0] == hex_2026
+
+
+def test_all_null_columns_take_the_declared_or_catalogued_type():
+    fields = [{"name": "fileSize", "type": "string"}, {"name": "program", "type": "int"},
+              {"name": "bkglevel", "type": "float"}, {"name": "date_obs", "type": "date"},
+              {"name": "isStale", "type": "boolean"}, {"name": "targname", "type": "string"},
+              {"name": "publicReleaseDate", "type": "string"}]
+    t = rows_to_table(fields, [dict.fromkeys(f["name"] for f in fields)] * 3)
+    assert t["fileSize"].dtype == np.int64 and t["program"].dtype == np.int64
+    assert t["bkglevel"].dtype == np.float64 and t["isStale"].dtype == bool
+    assert t["targname"].dtype.kind == "U"
+    assert isinstance(t["date_obs"], Time) and isinstance(t["publicReleaseDate"], Time)
+    for name in t.colnames:
+        assert np.all(t[name].mask), name
+
+
+def test_mixed_values_give_one_text_column_not_a_mixed_object_column():
+    # one checksum column over files of both eras: a JSON integer and 32 hex digits
+    t = rows_to_table([{"name": "checksum", "type": "string"}],
+                      [{"checksum": 547966661}, {"checksum": "0125ce8664d371d6069f6fa59d079995"},
+                       {"checksum": None}])
+    assert t["checksum"].dtype.kind == "U"
+    assert t["checksum"].tolist() == ["547966661", "0125ce8664d371d6069f6fa59d079995", None]
+
+
+@pytest.mark.parametrize("field, value", [
+    ({"name": "isRestricted", "type": "boolean"}, "maybe"),
+    ({"name": "date_obs", "type": "date"}, "not a date"),
+    ({"name": "program", "type": "int"}, "1345a"),
+])
+def test_values_that_do_not_fit_the_declared_type_are_kept_as_text(field, value):
+    name = field["name"]
+    t = rows_to_table([field], [{name: value}, {name: None}])
+    assert t[name].dtype.kind == "U"
+    assert t[name].tolist() == [value, None]
