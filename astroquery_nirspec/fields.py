@@ -7,10 +7,14 @@ description. The catalogue ships with the package as
 ``astroquery_nirspec/data/nirspec_fields.ecsv`` (its header says how it was
 built); it is read once, on first use, and never fetched from MAST.
 
-Value types are ``string``, ``int``, ``float``, ``boolean`` and ``datetime``.
-A ``datetime`` field arrives from MAST as a Microsoft-JSON string such as
-``"/Date(1786449731000)/"`` (milliseconds since 1970-01-01 UTC) and always has a
+Value types are ``string``, ``int``, ``float``, ``boolean``, ``flag`` and
+``datetime``. A ``datetime`` field arrives from MAST as a Microsoft-JSON string such
+as ``"/Date(1786449731000)/"`` (milliseconds since 1970-01-01 UTC) and always has a
 ``float`` twin named ``<name>_mjd`` holding the same instant as an MJD (unit ``d``).
+A ``boolean`` field (``isRestricted``, ``isItar``, ``isStale``) holds JSON
+``true``/``false``. A ``flag`` is a one-letter FITS logical keyword (``targoopp``,
+``tsovisit``, ...): MAST declares it ``string`` and stores ``'t'``/``'f'`` (``'T'``/``'F'``
+in older replies); filters send ``'t'``/``'f'`` and result tables hold ``bool``.
 
 Examples
 --------
@@ -38,7 +42,7 @@ __all__ = ["SERVICE", "FIELD_TYPES", "Field", "catalogue", "field_names", "get_f
 SERVICE = "Mast.Jwst.Filtered.Nirspec"
 
 #: The allowed values of `Field.type`.
-FIELD_TYPES = ("string", "int", "float", "boolean", "datetime")
+FIELD_TYPES = ("string", "int", "float", "boolean", "flag", "datetime")
 
 _DATA_FILE = Path(__file__).resolve().parent / "data" / "nirspec_fields.ecsv"
 _COLUMNS = ("name", "type", "unit", "description")
@@ -54,7 +58,8 @@ class Field(typing.NamedTuple):
     name : str
         Canonical column name, spelled as the service returns it (e.g. ``fileSize``).
     type : str
-        One of ``string``, ``int``, ``float``, ``boolean`` or ``datetime``.
+        One of ``string``, ``int``, ``float``, ``boolean``, ``flag`` (a one-letter
+        FITS logical stored as the text ``'t'``/``'f'``) or ``datetime``.
     unit : str
         Astropy unit string of the values, or ``""`` when there is none.
     description : str

@@ -4,7 +4,8 @@ MAST JSON pages → astropy `~astropy.table.Table`, built column-wise.
 Each column is gathered once from the row dicts (in C, through `map`) and turned
 into one numpy array; no Python code runs per cell. Types come from the reply's
 ``fields`` block, units and descriptions from the field catalogue, nulls are
-masked and MAST's ``/Date(ms)/`` strings become `~astropy.time.Time` columns.
+masked, MAST's ``/Date(ms)/`` strings become `~astropy.time.Time` columns and the
+one-letter FITS flags (``'t'``/``'f'`` text) become ``bool`` columns.
 """
 import re
 from operator import itemgetter, methodcaller
@@ -29,11 +30,13 @@ _BOOL_TYPES = {"boolean", "bool", "binary"}
 _DATE_TYPES = {"datetime", "date"}
 _TRUE = np.array(["true", "t", "1", "yes", "y"])
 _FALSE = np.array(["false", "f", "0", "no", "n"])
+_FLAG_TRUE = np.array(["t", "true"])        # one-letter FITS flags: 't'/'f' (2026), 'T'/'F' (2018)
+_FLAG_FALSE = np.array(["f", "false"])
 
 
 #: The column kind of each catalogue type (`astroquery_nirspec.fields.FIELD_TYPES`).
-_CATALOGUE_KINDS = {"int": "int", "float": "float", "boolean": "bool", "datetime": "date",
-                    "string": "string"}
+_CATALOGUE_KINDS = {"int": "int", "float": "float", "boolean": "bool", "flag": "flag",
+                    "datetime": "date", "string": "string"}
 
 
 def _column_kind(declared, values, field=None):
@@ -41,9 +44,12 @@ def _column_kind(declared, values, field=None):
     Decide the kind of a column from its declared type and, for text, its values.
 
     A column declared as text with no value to look at (no rows, or only nulls)
-    takes the kind of its catalogue ``field``, when there is one.
+    takes the kind of its catalogue ``field``, when there is one; a catalogued
+    one-letter FITS flag is always of kind ``flag``.
     """
     declared = (declared or "string").lower()
+    if field is not None and field.type == "flag" and declared in ("string", "char", *_BOOL_TYPES):
+        return "flag"                       # 't'/'f' text (or JSON booleans) of a FITS flag
     if declared in _INT_TYPES:
         return "int"
     if declared in _FLOAT_TYPES:
@@ -193,6 +199,8 @@ def _column(name, kind, values):
         column = _numbers(raw, mask, kind)
     elif kind == "bool":
         column = _booleans(raw, mask)
+    elif kind == "flag":
+        column = _truth(raw, mask, _FLAG_TRUE, _FLAG_FALSE)
     elif kind == "date":
         column = _dates(np.asarray(_text(raw, mask).filled(""), dtype=str), mask)
     column = _text(raw, mask) if column is None else column
@@ -233,7 +241,7 @@ def empty_table(names):
     (0, Unit("s"), 'Time')
     """
     known = catalogue()
-    dtypes = {"int": np.int64, "float": np.float64, "bool": bool, "string": str}
+    dtypes = {"int": np.int64, "float": np.float64, "bool": bool, "flag": bool, "string": str}
     columns = []
     for name in names:
         kind = _column_kind(None, (), known.get(name))

@@ -1,7 +1,7 @@
 """Tests of the shipped field catalogue of Mast.Jwst.Filtered.Nirspec (astroquery_nirspec.fields)."""
 import csv
+import json
 import re
-from pathlib import Path
 
 import pytest
 import astropy.units as u
@@ -12,16 +12,18 @@ from astroquery_nirspec import fields
 from astroquery_nirspec.fields import (
     SERVICE, Field, catalogue, field_names, fields_table, get_field)
 
+from shared_data import needs_shared, shared_file
+
 # Real service rows exported by the DJA dashboard, shipped beside (never inside) the repo.
-DJA_CSV = (Path(__file__).parents[2] / "shared" / "data" / "dja"
-           / "dja_dashboard_nirspec_jwst_filtered.csv")
+DJA_NAME = "dja/dja_dashboard_nirspec_jwst_filtered.csv"
+DJA_CSV = shared_file(DJA_NAME)
+# The 2018 Mast.Jwst.Filtered.Miri reply (derived: a printed reply re-serialised).
+JWQL_NAME = "jwql/jwst_filtered_miri_2018_reply.json"
 # Columns the dashboard adds itself: they are not MAST columns.
 DJA_ONLY_COLUMNS = {"prog_pi", "filter-pupil", "inst-mode", "release", "observed"}
-needs_dja_csv = pytest.mark.skipif(
-    not DJA_CSV.is_file(),
-    reason=f"real service export not found at {DJA_CSV} (shared/ lies beside the repo checkout)")
+needs_dja_csv = needs_shared(DJA_NAME)
 
-ALLOWED_TYPES = {"string", "int", "float", "boolean", "datetime"}
+ALLOWED_TYPES = {"string", "int", "float", "boolean", "flag", "datetime"}
 MS_JSON_DATE = re.compile(r"/Date\(-?\d+\)/")
 
 
@@ -123,7 +125,8 @@ def test_every_datetime_has_a_float_mjd_twin_in_days_right_after_it():
     ("fileSize", "int", "byte"),
     ("s_region", "string", ""),
     ("isRestricted", "boolean", ""),
-    ("bkgdtarg", "boolean", ""),
+    ("bkgdtarg", "flag", ""),
+    ("targoopp", "flag", ""),
     ("xoffset", "float", "arcsec"),
     ("mu_ra", "float", "arcsec / yr"),
 ])
@@ -313,7 +316,9 @@ def test_values_of_the_real_export_fit_the_catalogued_types():
                 except ValueError:
                     ok = False
             elif field.type == "boolean":
-                ok = value in {"t", "f", "True", "False", "true", "false"}
+                ok = value in {"True", "False"}        # JSON true/false written by pandas
+            elif field.type == "flag":
+                ok = value in {"t", "f"}
             elif field.type == "datetime":
                 ok = MS_JSON_DATE.fullmatch(value) is not None
             else:
@@ -331,3 +336,36 @@ def test_string_typed_identifiers_keep_leading_zeros_in_the_export():
     for column in ("visit_id", "visitgrp", "act_id"):
         assert get_field(column).type == "string"
         assert any(row[column].startswith("0") for row in rows), column
+
+
+# --- one-letter FITS flags (issue 10 item 2) -----------------------------------------------
+
+def _flag_columns(header, rows):
+    """Text columns whose recorded values are only t/f (either case), ignoring nulls."""
+    found = set()
+    for column in header:
+        values = {row[column] for row in rows} - {"", None}
+        if values and values <= {"t", "f", "T", "F"}:
+            found.add(column)
+    return found
+
+
+@needs_dja_csv
+def test_every_t_f_column_of_the_2026_rows_is_a_flag():
+    header, rows = _dja_rows()
+    flags = _flag_columns(header, rows)
+    assert {"targoopp", "tsovisit", "bkgdtarg", "crowdfld"} <= flags
+    assert flags == {name for name in flags if get_field(name).type == "flag"}
+
+
+@needs_shared(JWQL_NAME)
+def test_every_T_F_column_of_the_2018_reply_is_a_flag_and_typed_string_there():
+    reply = json.loads(shared_file(JWQL_NAME).read_text())
+    declared = {f["name"]: f["type"] for f in reply["fields"]}
+    flags = _flag_columns(list(declared), reply["data"])
+    assert {"targoopp", "tsovisit", "selfref"} <= flags
+    assert all(declared[name] == "string" for name in flags)
+    assert all(get_field(name).type == "flag" for name in flags if name in catalogue())
+    # the real JSON booleans are typed boolean and are not flags
+    assert {n for n, t in declared.items() if t == "boolean"} == {"isRestricted", "isItar", "isStale"}
+    assert all(get_field(n).type == "boolean" for n in ("isRestricted", "isItar", "isStale"))

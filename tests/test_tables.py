@@ -216,3 +216,30 @@ def test_values_that_do_not_fit_the_declared_type_are_kept_as_text(field, value)
     t = rows_to_table([field], [{name: value}, {name: None}])
     assert t[name].dtype.kind == "U"
     assert t[name].tolist() == [value, None]
+
+
+# --- one-letter FITS flags (issue 10 item 2) ------------------------------------------------
+
+def test_flags_become_masked_bool_columns_in_either_letter_case():
+    fields = [{"name": "targoopp", "type": "string"}, {"name": "tsovisit", "type": "string"},
+              {"name": "isRestricted", "type": "boolean"}]
+    t = rows_to_table(fields, [{"targoopp": "t", "tsovisit": "F", "isRestricted": False},
+                               {"targoopp": "f", "tsovisit": "T", "isRestricted": True},
+                               {"targoopp": None, "tsovisit": "f", "isRestricted": None}])
+    assert t["targoopp"].dtype == t["tsovisit"].dtype == t["isRestricted"].dtype == bool
+    assert t["targoopp"].tolist() == [True, False, None]
+    assert t["tsovisit"].tolist() == [False, True, False]
+    assert t["isRestricted"].tolist() == [False, True, None]
+
+
+def test_a_flag_holding_another_value_keeps_its_text():
+    t = rows_to_table([{"name": "targoopp", "type": "string"}], [{"targoopp": "t"}, {"targoopp": "?"}])
+    assert t["targoopp"].tolist() == ["t", "?"]
+
+
+def test_empty_and_all_null_flags_are_bool():
+    fields = [{"name": "bkgdtarg", "type": "string"}]
+    assert rows_to_table(fields, [])["bkgdtarg"].dtype == bool
+    t = rows_to_table(fields, [{"bkgdtarg": None}])
+    assert t["bkgdtarg"].dtype == bool and t["bkgdtarg"].mask.tolist() == [True]
+    assert empty_table(["crowdfld"])["crowdfld"].dtype == bool
