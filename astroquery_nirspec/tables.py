@@ -313,7 +313,7 @@ def rows_to_table(fields, rows, *, describe=True):
         built[name] = _column(name, _column_kind(field.get("type"), values, known.get(name)), values)
         del values
     # one Table from all columns at once: adding them one by one costs astropy's
-    # per-insertion bookkeeping 254 times
+    # per-insertion bookkeeping 239 times
     table = Table(list(built.values()), names=list(built), masked=True, copy=False)
     if describe:
         _describe(table)

@@ -1,5 +1,6 @@
 """Tests of the shipped field catalogue of Mast.Jwst.Filtered.Nirspec (astroquery_nirspec.fields)."""
 import csv
+import importlib.util
 import json
 import re
 
@@ -12,7 +13,7 @@ from astroquery_nirspec import fields
 from astroquery_nirspec.fields import (
     SERVICE, Field, catalogue, field_names, fields_table, get_field)
 
-from shared_data import needs_shared, shared_file
+from shared_data import ROOT, needs_shared, shared_file
 
 # Real service rows exported by the DJA dashboard, shipped beside (never inside) the repo.
 DJA_NAME = "dja/dja_dashboard_nirspec_jwst_filtered.csv"
@@ -143,10 +144,16 @@ def test_catalogue_order_starts_like_the_service_and_ends_with_archive_columns()
     assert names.index("targ_dec") + 1 == names.index("targ_ra")
 
 
-def test_fields_from_the_protocol_notes_missing_from_the_export_are_included():
-    for name in ["refframe", "dva_ra", "dva_dec", "eph_time", "eph_type", "filetype",
-                 "jwst_x", "jwst_dz", "texptime", "subpxnum", "subpxpns"]:
-        assert name in catalogue()
+#: Fields of an older key dump of the service that the 2026 replies no longer carry.
+STALE_FIELDS = ["refframe", "dva_ra", "dva_dec", "eph_time", "eph_type", "filetype", "jwst_x", "jwst_y",
+                "jwst_z", "jwst_dx", "jwst_dy", "jwst_dz", "texptime", "subpxnum", "subpxpns"]
+
+
+@pytest.mark.parametrize("name", STALE_FIELDS)
+def test_fields_absent_from_the_2026_replies_are_not_accepted(name):
+    assert name not in catalogue()
+    with pytest.raises(InvalidQueryError, match=f"Unknown field '{name}'"):
+        get_field(name)
 
 
 def test_quantity_unit_converts():
@@ -287,6 +294,22 @@ def test_every_mast_column_of_the_real_export_is_catalogued_in_order():
     # the catalogue keeps the service's column order
     positions = [field_names().index(c) for c in mast_columns]
     assert positions == sorted(positions)
+
+
+@needs_dja_csv
+def test_the_catalogue_is_exactly_the_mast_columns_of_the_2026_rows():
+    header, _ = _dja_rows()
+    assert field_names() == tuple(c for c in header if c not in DJA_ONLY_COLUMNS)
+
+
+@needs_dja_csv
+def test_the_shipped_catalogue_is_what_the_tool_builds():
+    spec = importlib.util.spec_from_file_location("build_fields", ROOT / "tools" / "build_fields.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    built = tool.build(DJA_CSV.parents[1])
+    assert [tuple(row) for row in built.iterrows()] == [tuple(f) for f in catalogue().values()]
+    assert tool.main(["--data", str(DJA_CSV.parents[1]), "--check"]) == 0
 
 
 @needs_dja_csv
