@@ -7,6 +7,7 @@ import re
 import pytest
 import astropy.units as u
 from astropy.table import Table
+from astropy.time import Time
 from astroquery.exceptions import InvalidQueryError
 
 from astroquery_nirspec import fields
@@ -392,3 +393,81 @@ def test_every_T_F_column_of_the_2018_reply_is_a_flag_and_typed_string_there():
     # the real JSON booleans are typed boolean and are not flags
     assert {n for n, t in declared.items() if t == "boolean"} == {"isRestricted", "isItar", "isStale"}
     assert all(get_field(n).type == "boolean" for n in ("isRestricted", "isItar", "isStale"))
+
+
+# --- the live field list (issue 10 item 5) ---------------------------------------------------
+
+@pytest.fixture
+def live_fields():
+    """use_live_fields, undone after the test whatever happens."""
+    yield fields.use_live_fields
+    fields.reset_fields()
+
+
+def _reply_fields(names, kind="string"):
+    return [{"name": name, "type": kind} for name in names]
+
+
+def test_live_fields_report_added_and_removed_and_take_over_validation(live_fields):
+    from astroquery_nirspec.filters import translate
+    shipped = field_names()
+    live = _reply_fields(n for n in shipped if n not in ("grating", "texp_new"))
+    live.insert(3, {"name": "nrs_newkey", "type": "int"})
+    live.append({"name": "_selected_", "type": "boolean"})
+    changes = live_fields(live)
+    assert changes.colnames == ["name", "change", "type", "unit", "description"]
+    assert changes["name"].tolist() == ["grating", "nrs_newkey"]
+    assert changes["change"].tolist() == ["removed", "added"]
+    assert changes.meta == {"service": SERVICE, "live": len(shipped), "shipped": len(shipped)}
+    # validation now follows the live list, in its order
+    assert field_names()[3] == "nrs_newkey" and "grating" not in field_names()
+    assert get_field("NRS_NEWKEY") == Field("nrs_newkey", "int", "", get_field("nrs_newkey").description)
+    assert translate("nrs_newkey", "5") == {"paramName": "nrs_newkey", "values": [5]}
+    with pytest.raises(InvalidQueryError, match="Unknown field 'grating'"):
+        translate("grating", "G140M")
+    # fields in both keep the catalogue's type, unit and flag marking
+    assert get_field("effexptm").unit == "s" and get_field("targoopp").type == "flag"
+    assert fields_table().meta["source"] == "live service"
+    fields.reset_fields()
+    assert field_names() == shipped and get_field("grating").name == "grating"
+    assert fields_table().meta["source"] == "shipped catalogue"
+
+
+def test_tables_use_the_live_list(live_fields):
+    from astroquery_nirspec.tables import empty_table, rows_to_table
+    live_fields(_reply_fields(field_names()) + [{"name": "nrs_when", "type": "date"}])
+    assert isinstance(empty_table(["nrs_when"])["nrs_when"], Time)
+    t = rows_to_table([{"name": "nrs_when", "type": "string"}], [{"nrs_when": None}])
+    assert t["nrs_when"].info.description.startswith("Returned by the live service")
+
+
+@pytest.mark.parametrize("declared, kind", [
+    ("int", "int"), ("long", "int"), ("float", "float"), ("double", "float"), ("date", "datetime"),
+    ("datetime", "datetime"), ("boolean", "boolean"), ("string", "string"), ("char", "string"),
+    ("something", "string"),
+])
+def test_live_only_fields_take_their_declared_type(live_fields, declared, kind):
+    changes = live_fields([{"name": "x_new", "type": declared}])
+    assert get_field("x_new").type == kind and get_field("x_new").unit == ""
+    assert changes["name"][-1] == "x_new" and len(changes) == len(fields._load()) + 1
+
+
+def test_live_spelling_wins_for_a_shipped_field(live_fields):
+    changes = live_fields([{"name": "EFFEXPTM", "type": "float"}])
+    assert get_field("effexptm").name == "EFFEXPTM" and get_field("effexptm").unit == "s"
+    assert "effexptm" not in changes["name"]
+
+
+def test_the_same_list_as_shipped_changes_nothing(live_fields):
+    changes = live_fields(_reply_fields(field_names()))
+    assert len(changes) == 0 and changes.colnames[:2] == ["name", "change"]
+    assert tuple(catalogue().values()) == fields._load()
+
+
+@pytest.mark.parametrize("bad", [[], None, {"name": "grating"}, [{"type": "string"}], ["grating"],
+                                 [{"name": ""}]])
+def test_a_malformed_live_list_is_a_service_error_and_changes_nothing(live_fields, bad):
+    from astroquery.exceptions import RemoteServiceError
+    with pytest.raises(RemoteServiceError, match="shipped catalogue stays in use"):
+        live_fields(bad)
+    assert field_names() == tuple(f.name for f in fields._load())
