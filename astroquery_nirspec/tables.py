@@ -1,6 +1,10 @@
 """
 MAST JSON pages → astropy `~astropy.table.Table`, built column-wise.
 
+`pages_to_table` turns the parsed pages of one query into its result (cone cut, row
+limit and warnings included), `value_counts` counts the distinct values of a column,
+and `rows_to_table` / `empty_table` build the table itself. Pure functions, no I/O.
+
 Each column is gathered once from the row dicts (in C, through `map`) and turned
 into one numpy array; no Python code runs per cell. Types come from the reply's
 ``fields`` block, units and descriptions from the field catalogue, nulls are
@@ -8,15 +12,18 @@ masked, MAST's ``/Date(ms)/`` strings become `~astropy.time.Time` columns and th
 one-letter FITS flags (``'t'``/``'f'`` text) become ``bool`` columns.
 """
 import re
+import warnings
 from operator import itemgetter, methodcaller
 
 import numpy as np
 from astropy.table import MaskedColumn, Table
 from astropy.time import Time
+from astroquery.exceptions import MaxResultsWarning, NoResultsWarning
 
-from .fields import catalogue
+from . import sky
+from .fields import SERVICE, catalogue, field_names, get_field
 
-__all__ = ["rows_to_table", "empty_table", "LONG_STRING"]
+__all__ = ["rows_to_table", "empty_table", "pages_to_table", "value_counts", "LONG_STRING"]
 
 #: Text columns whose longest value exceeds this many characters (``s_region``: FS
 #: footprints reach ~500, MOS ones ~24 000) are kept as object arrays of the parsed
@@ -318,3 +325,131 @@ def rows_to_table(fields, rows, *, describe=True):
     if describe:
         _describe(table)
     return table
+
+
+def _first_table(results, columns, cone):
+    """The Table of all pages' rows, or an empty one with the catalogue's types."""
+    fields = next((r["fields"] for r in results if r.get("fields")), None)
+    if fields:
+        return rows_to_table(fields, [row for r in results for row in (r.get("data") or [])])
+    names = list(columns) if columns is not None else list(field_names())
+    if cone is not None:                     # the cut needs the positions
+        names += [c for c in ("targ_ra", "targ_dec") if c not in names]
+    return empty_table(names)
+
+
+def pages_to_table(results, *, columns=None, cone=None, row_limit=None, request=None, warn_empty=True):
+    """
+    The result Table of one ``Mast.Jwst.Filtered.Nirspec`` query from its parsed pages.
+
+    Rows of every page are joined; a reply without ``fields`` gives an empty table of
+    the requested columns. With a cone, the rows are cut on their exact separation
+    from its centre (`~astroquery_nirspec.sky.cut_on_separation`, adding
+    ``separation``) and ``targ_ra``/``targ_dec`` are dropped unless requested.
+
+    Parameters
+    ----------
+    results : list of dict
+        The parsed replies (``{"fields", "data", "paging", ...}``), one per page, in order.
+    columns : list of str, optional
+        The requested field names; `None` for all.
+    cone : tuple, optional
+        ``(center, radius)``: a `~astropy.coordinates.SkyCoord` and an
+        `~astropy.coordinates.Angle`.
+    row_limit : int, optional
+        Keep at most this many rows, with a `~astroquery.exceptions.MaxResultsWarning`
+        when the query matched more (``paging.rowsFiltered`` of the first page).
+    request : dict, optional
+        The Mashup request; its ``params.filters`` are stored in ``meta['filters']``.
+    warn_empty : bool
+        Warn with `~astroquery.exceptions.NoResultsWarning` when no row is left (off for
+        counts and value lists, whose callers decide).
+
+    Returns
+    -------
+    table : `~astropy.table.Table`
+        With ``meta['service']`` (and ``meta['filters']`` when ``request`` is given).
+
+    Examples
+    --------
+    >>> page = {"fields": [{"name": "program", "type": "int"}, {"name": "grating", "type": "string"}],
+    ...         "data": [{"program": 1345, "grating": "G140M"}, {"program": 2736, "grating": "G395H"}],
+    ...         "paging": {"rowsFiltered": 2}}
+    >>> t = pages_to_table([page, {"data": [{"program": 1, "grating": "PRISM"}]}])
+    >>> t["grating"].tolist(), t.meta["service"]
+    (['G140M', 'G395H', 'PRISM'], 'Mast.Jwst.Filtered.Nirspec')
+    """
+    table = _first_table(results, columns, cone)
+    if cone is not None:
+        table = sky.cut_on_separation(table, *cone)
+        if columns is not None:
+            table.remove_columns([c for c in ("targ_ra", "targ_dec") if c not in columns])
+        total = len(table)                   # the box held more; the cone holds these
+    else:
+        total = (results[0].get("paging") or {}).get("rowsFiltered") if results else None
+    if row_limit is not None and (len(table) > row_limit or (total or 0) > row_limit):
+        warnings.warn(f"Only the first {row_limit} of {total or 'more'} rows are returned (row_limit="
+                      f"{row_limit}); raise row_limit, or pass row_limit=-1 for all.",
+                      MaxResultsWarning)
+        table = table[:row_limit]
+    if warn_empty and len(table) == 0:
+        warnings.warn("Query returned no results.", NoResultsWarning)
+    table.meta["service"] = SERVICE
+    if request is not None:
+        table.meta["filters"] = request["params"]["filters"]
+    return table
+
+
+def value_counts(table, name):
+    """
+    Every distinct value of a column with its number of rows, most frequent first.
+
+    Ties are in value order. Rows without a value are counted in one row whose value is
+    masked; a `~astropy.time.Time` column is counted by its ISO text. A catalogued
+    field keeps its unit (numeric fields) and description.
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        A result of `pages_to_table`.
+    name : str
+        The column to count.
+
+    Returns
+    -------
+    counts : `~astropy.table.Table`
+        Columns ``name`` and ``count``; a `~astroquery.exceptions.NoResultsWarning` when
+        it has no row.
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> counts = value_counts(Table({"grating": ["G140M", "PRISM", "G140M"]}), "grating")
+    >>> counts["grating"].tolist(), counts["count"].tolist()
+    (['G140M', 'PRISM'], [2, 1])
+    """
+    column = table[name]
+    if hasattr(column, "isot"):              # a Time column: count its ISO strings
+        values = np.ma.MaskedArray(column.isot, mask=np.ma.getmaskarray(column))
+    else:
+        values = np.ma.asarray(column)
+    mask = np.ma.getmaskarray(values)
+    present = np.asarray(values[~mask])
+    uniques, counts = np.unique(present, return_counts=True)
+    order = np.lexsort((uniques, -counts)) if len(uniques) else np.zeros(0, int)
+    out = Table({name: uniques[order], "count": counts[order]}, masked=True)
+    if mask.any():
+        placeholder = np.zeros(1, dtype=present.dtype)[0]       # hidden by the mask
+        out.add_row({name: placeholder, "count": int(mask.sum())},
+                    mask={name: True, "count": False})
+        out = out[np.argsort(-np.asarray(out["count"]), kind="stable")]
+    if name in catalogue():
+        field = get_field(name)
+        if field.unit and field.is_numeric:
+            out[name].unit = field.unit
+        out[name].info.description = field.description
+    out["count"].info.description = "Number of files with this value"
+    out.meta["service"] = SERVICE
+    if len(out) == 0:
+        warnings.warn("Query returned no results.", NoResultsWarning)
+    return out

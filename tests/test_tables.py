@@ -5,9 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import astropy.units as u
+from astropy.coordinates import Angle, SkyCoord
 from astropy.time import Time
+from astroquery.exceptions import MaxResultsWarning, NoResultsWarning
 
-from astroquery_nirspec.tables import LONG_STRING, empty_table, rows_to_table
+from astroquery_nirspec.fields import catalogue
+from astroquery_nirspec.tables import (LONG_STRING, empty_table, pages_to_table, rows_to_table,
+                                       value_counts)
 
 DATA = Path(__file__).parent / "data"
 
@@ -243,3 +247,85 @@ def test_empty_and_all_null_flags_are_bool():
     t = rows_to_table(fields, [{"bkgdtarg": None}])
     assert t["bkgdtarg"].dtype == bool and t["bkgdtarg"].mask.tolist() == [True]
     assert empty_table(["crowdfld"])["crowdfld"].dtype == bool
+
+
+# --- pages_to_table and value_counts (issue 13 item 3) ------------------------------------------
+
+POS_FIELDS = [{"name": "filename", "type": "string"}, {"name": "targ_ra", "type": "float"},
+              {"name": "targ_dec", "type": "float"}, {"name": "effexptm", "type": "float"}]
+
+
+def _page(rows, rows_filtered=None, fields=POS_FIELDS):
+    paging = {"rowsFiltered": len(rows) if rows_filtered is None else rows_filtered}
+    return {"status": "COMPLETE", "msg": "", "fields": fields, "data": rows, "paging": paging}
+
+
+def _rows(n, start=0):
+    return [{"filename": f"f{i}", "targ_ra": 10.0 + i / 3600, "targ_dec": 0.0, "effexptm": float(i)}
+            for i in range(start, start + n)]
+
+
+def test_pages_are_joined_in_order_with_the_service_and_filters_in_meta():
+    request = {"params": {"filters": [{"paramName": "grating", "values": ["G140M"]}]}}
+    t = pages_to_table([_page(_rows(2), 3), _page(_rows(1, 2), 3)], request=request)
+    assert t["filename"].tolist() == ["f0", "f1", "f2"]
+    assert t.meta == {"service": "Mast.Jwst.Filtered.Nirspec", "filters": request["params"]["filters"]}
+
+
+def test_row_limit_cuts_and_warns_with_the_total():
+    with pytest.warns(MaxResultsWarning, match="Only the first 2 of 5 rows"):
+        t = pages_to_table([_page(_rows(2), 5)], row_limit=2)
+    assert len(t) == 2
+    with pytest.warns(MaxResultsWarning, match="first 1 of 3"):
+        assert len(pages_to_table([_page(_rows(3))], row_limit=1)) == 1
+    assert len(pages_to_table([_page(_rows(2))], row_limit=2)) == 2     # exactly the limit: no warning
+
+
+def test_an_empty_reply_gives_typed_columns_and_a_no_results_warning():
+    with pytest.warns(NoResultsWarning, match="no results"):
+        t = pages_to_table([_page([], fields=EMPTY_REPLY_FIELDS)])
+    assert t.colnames == [f["name"] for f in EMPTY_REPLY_FIELDS] and isinstance(t["date_obs"], Time)
+    assert len(pages_to_table([_page([], fields=EMPTY_REPLY_FIELDS)], warn_empty=False)) == 0
+
+
+def test_a_reply_without_fields_gives_the_requested_columns_even_with_a_cone():
+    cone = (SkyCoord(10 * u.deg, 0 * u.deg), Angle(1 * u.arcmin))
+    with pytest.warns(NoResultsWarning):
+        t = pages_to_table([{"status": "COMPLETE", "data": []}], columns=["filename", "effexptm"], cone=cone)
+    assert t.colnames == ["filename", "effexptm", "separation"]
+    assert t["effexptm"].dtype == np.float64
+    with pytest.warns(NoResultsWarning):
+        assert len(pages_to_table([{"data": []}]).colnames) == len(catalogue())
+
+
+def test_a_cone_keeps_the_rows_inside_and_drops_positions_not_asked_for():
+    cone = (SkyCoord(10 * u.deg, 0 * u.deg), Angle(2.5 * u.arcsec))
+    t = pages_to_table([_page(_rows(5), 500)], columns=["filename"], cone=cone, row_limit=10)
+    assert t.colnames == ["filename", "effexptm", "separation"]
+    assert t["filename"].tolist() == ["f0", "f1", "f2"]
+    assert t["separation"].unit == u.arcsec
+    kept = pages_to_table([_page(_rows(5))], columns=["filename", "targ_ra"], cone=cone)
+    assert "targ_ra" in kept.colnames and "targ_dec" not in kept.colnames
+
+
+def test_value_counts_most_frequent_first_with_the_nulls_masked():
+    t = rows_to_table([{"name": "grating", "type": "string"}, {"name": "effexptm", "type": "float"},
+                       {"name": "targoopp", "type": "string"}, {"name": "date_obs", "type": "date"}],
+                      [{"grating": g, "effexptm": e, "targoopp": f, "date_obs": d} for g, e, f, d in [
+                          ("PRISM", 10.0, "t", "/Date(0)/"), ("G140M", None, "f", None),
+                          ("G140M", 10.0, None, "/Date(0)/"), (None, 20.0, "f", "/Date(1000)/")]])
+    counts = value_counts(t, "grating")
+    assert counts["grating"].tolist() == ["G140M", "PRISM", None]
+    assert counts["count"].tolist() == [2, 1, 1] and counts.meta["service"] == "Mast.Jwst.Filtered.Nirspec"
+    assert counts["grating"].description and counts["count"].description
+    e = value_counts(t, "effexptm")
+    assert e["effexptm"].unit == u.s and e["effexptm"].tolist()[0] == 10.0
+    assert value_counts(t, "targoopp")["targoopp"].tolist()[0] is False
+    d = value_counts(t, "date_obs")
+    assert d["date_obs"].tolist()[0] == "1970-01-01T00:00:00.000" and d["count"][0] == 2
+
+
+def test_value_counts_of_no_rows_warns():
+    with pytest.warns(NoResultsWarning):
+        out = value_counts(rows_to_table([{"name": "grating", "type": "string"}], []), "grating")
+    assert len(out) == 0 and out.colnames == ["grating", "count"]
