@@ -13,7 +13,6 @@ one-letter FITS flags (``'t'``/``'f'`` text) become ``bool`` columns.
 """
 import re
 import warnings
-from operator import itemgetter, methodcaller
 
 import numpy as np
 from astropy.table import MaskedColumn, Table
@@ -21,9 +20,10 @@ from astropy.time import Time
 from astroquery.exceptions import MaxResultsWarning, NoResultsWarning
 
 from . import sky
+from .decoding import decode_reply, gather
 from .fields import SERVICE, catalogue, field_names, get_field
 
-__all__ = ["rows_to_table", "empty_table", "pages_to_table", "value_counts", "LONG_STRING"]
+__all__ = ["rows_to_table", "reply_to_table", "empty_table", "pages_to_table", "value_counts", "LONG_STRING"]
 
 #: Text columns whose longest value exceeds this many characters (``s_region``: FS
 #: footprints reach ~500, MOS ones ~24 000) are kept as object arrays of the parsed
@@ -126,14 +126,16 @@ def _dates(strings, mask):
     return times
 
 
-def _numbers_at_once(kind, values, has_null):
+def _numbers_at_once(kind, values):
     """An int or float column straight from the values list (the common case), else None."""
     try:
         if kind == "float":                 # None -> NaN; JSON has no NaN of its own
             data = np.array(values, dtype=np.float64)
-            return MaskedColumn(data, mask=np.isnan(data) if has_null else np.zeros(len(data), bool))
-        if kind == "int" and not has_null:
-            return MaskedColumn(np.array(values, dtype=np.int64), mask=np.zeros(len(values), bool))
+            return MaskedColumn(data, mask=np.isnan(data))
+        if kind == "int":                   # None or a fraction: the general path decides
+            data = np.array(values)
+            if data.dtype.kind == "i":
+                return MaskedColumn(data.astype(np.int64, copy=False), mask=np.zeros(len(data), bool))
     except (TypeError, ValueError, OverflowError):
         pass                                # mixed content: the general path decides
     return None
@@ -142,6 +144,8 @@ def _numbers_at_once(kind, values, has_null):
 def _numbers(raw, mask, kind):
     filled = raw.copy()
     filled[mask] = 0
+    if kind == "int" and float in set(map(type, filled)):
+        kind = "float"                      # a fraction in an int column: never truncated
     try:
         return MaskedColumn(filled.astype(np.int64 if kind == "int" else np.float64), mask=mask)
     except (TypeError, ValueError, OverflowError):
@@ -194,14 +198,13 @@ def _column(name, kind, values):
     One column from the sequence of its values (None for null), of the given kind;
     values that do not fit the kind are kept as text, so nothing is lost.
     """
-    has_null = None in values
-    column = _numbers_at_once(kind, values, has_null)
+    column = _numbers_at_once(kind, values)
     if column is not None:
         column.info.name = name
         return column
     raw = np.empty(len(values), dtype=object)
     raw[:] = values
-    mask = np.equal(raw, None) if has_null else np.zeros(len(raw), bool)
+    mask = np.equal(raw, None)
     if kind in ("int", "float"):
         column = _numbers(raw, mask, kind)
     elif kind == "bool":
@@ -259,23 +262,6 @@ def empty_table(names):
     return table
 
 
-def _gather(names, rows):
-    """
-    ``{name: values}`` for the named fields, transposed in one pass through the rows
-    (in C: ``itemgetter`` and ``zip``); ``{}`` when some row lacks a field, in which case
-    the columns are gathered one by one with ``dict.get``.
-    """
-    if not rows or not names:
-        return {}
-    getter = itemgetter(*names)
-    try:
-        if len(names) == 1:
-            return {names[0]: tuple(map(getter, rows))}
-        return dict(zip(names, zip(*map(getter, rows))))
-    except KeyError:
-        return {}
-
-
 def rows_to_table(fields, rows, *, describe=True):
     """
     Build a Table from a MAST reply's ``fields`` and ``data``.
@@ -309,14 +295,18 @@ def rows_to_table(fields, rows, *, describe=True):
     '2026-08-11T12:02:11.000'
     """
     names = list(dict.fromkeys(f["name"] for f in fields if f["name"] != "_selected_"))
-    gathered = _gather(names, rows)
+    return _build(fields, gather(names, rows), describe)
+
+
+def _build(fields, gathered, describe):
+    """The Table of the ``{name: values}`` columns; each one is released once converted."""
     known = catalogue() if describe else {}
     built = {}
     for field in fields:
         name = field["name"]
         if name == "_selected_" or name in built:
             continue
-        values = gathered.pop(name) if name in gathered else list(map(methodcaller("get", name), rows))
+        values = gathered.pop(name)
         built[name] = _column(name, _column_kind(field.get("type"), values, known.get(name)), values)
         del values
     # one Table from all columns at once: adding them one by one costs astropy's
@@ -325,6 +315,40 @@ def rows_to_table(fields, rows, *, describe=True):
     if describe:
         _describe(table)
     return table
+
+
+def reply_to_table(content, *, describe=True):
+    """
+    Parse the bytes of one reply and build its Table, holding as little as possible.
+
+    The rows are decoded straight into columns (`astroquery_nirspec.decoding`: typed by
+    `msgspec` when it is installed) and each column is released as soon as it is
+    converted, so no row dict outlives the parse. The same Table as `rows_to_table` on
+    the parsed JSON.
+
+    Parameters
+    ----------
+    content : bytes
+        The body of one MAST invoke reply.
+    describe : bool
+        As in `rows_to_table`.
+
+    Returns
+    -------
+    table : `~astropy.table.Table`
+    envelope : dict
+        The reply's ``status``, ``msg``, ``fields`` and ``paging``.
+
+    Examples
+    --------
+    >>> table, envelope = reply_to_table(b'{"status": "COMPLETE", "fields": [{"name": "effexptm", '
+    ...     b'"type": "float"}], "data": [{"effexptm": 1458.889}, {"effexptm": null}], '
+    ...     b'"paging": {"rowsFiltered": 2}}')
+    >>> table["effexptm"].tolist(), envelope["paging"]["rowsFiltered"]
+    ([1458.889, None], 2)
+    """
+    envelope, columns = decode_reply(content)
+    return _build(envelope["fields"], columns, describe), envelope
 
 
 def _first_table(results, columns, cone):

@@ -189,3 +189,71 @@ def test_the_recorded_replies_show_what_the_conversion_relies_on():
     caom = _load_json(DATA / "advSearchPos.json")
     t = convert(caom, False)
     assert len(t) == 12 and len(set(t["obsid"])) == 6     # an obsid repeats across rows
+
+
+# --- reply bytes → Table in one step (issue 12, "Conversion") ---------------------------------
+
+def _assert_same_table(a, b):
+    assert a.colnames == b.colnames
+    for name in a.colnames:
+        x, y = a[name], b[name]
+        assert type(x) is type(y), name
+        if isinstance(x, Time):
+            assert x.mask.tolist() == y.mask.tolist(), name
+            assert np.array_equal(x.unix[~x.mask], y.unix[~y.mask]), name
+        else:
+            assert x.dtype == y.dtype and x.unit == y.unit, name
+            assert x.tolist() == y.tolist(), name
+
+
+@pytest.fixture(params=["msgspec", "fallback"])
+def decoder(request, monkeypatch):
+    """The typed decoder (skipped where msgspec is not installed) or the plain-JSON fallback."""
+    from astroquery_nirspec import decoding
+    if request.param == "msgspec":
+        pytest.importorskip("msgspec")
+        assert decoding.msgspec is not None
+    else:
+        monkeypatch.setattr(decoding, "msgspec", None)
+    return request.param
+
+
+@pytest.mark.parametrize("load, nirspec, path", list(_reply_params()))
+def test_reply_bytes_give_the_same_table_as_the_parsed_reply(load, nirspec, path, decoder):
+    from astroquery_nirspec.tables import reply_to_table
+    reply = load(path)
+    table, envelope = reply_to_table(json.dumps(reply).encode(), describe=nirspec)
+    _assert_same_table(table, convert(reply, nirspec))
+    assert envelope["fields"] == [{"name": f["name"], "type": f["type"]} for f in reply["fields"]]
+    assert (envelope["status"], envelope["paging"]) == (reply["status"], reply["paging"])
+
+
+@pytest.mark.parametrize("rows", [
+    [{"program": "1345a", "effexptm": 1.0}],            # text in an int column
+    [{"program": 1, "effexptm": "long"}],               # text in a float column
+    [{"program": 1.5, "effexptm": 2}, {"program": None, "effexptm": None}],   # a fraction in an int column
+])
+def test_values_that_do_not_fit_their_type_decode_like_plain_json(rows, decoder):
+    from astroquery_nirspec.tables import reply_to_table
+    fields = [{"name": "program", "type": "int"}, {"name": "effexptm", "type": "float"}]
+    content = json.dumps({"status": "COMPLETE", "fields": fields, "data": rows}).encode()
+    table, _ = reply_to_table(content)
+    _assert_same_table(table, rows_to_table(fields, rows))
+
+
+def test_a_reply_without_rows_or_fields_decodes(decoder):
+    from astroquery_nirspec.decoding import decode_reply
+    assert decode_reply(b'{"status": "ERROR", "msg": "bad column"}') == (
+        {"status": "ERROR", "msg": "bad column", "paging": None, "fields": []}, {})
+    envelope, columns = decode_reply(json.dumps({"fields": EMPTY_FIELDS, "data": []}).encode())
+    assert columns == {"date_obs": (), "program": ()}
+
+
+EMPTY_FIELDS = [{"name": "date_obs", "type": "date"}, {"name": "program", "type": "int"},
+                {"name": "_selected_", "type": "boolean"}]
+
+
+def test_malformed_json_is_an_error(decoder):
+    from astroquery_nirspec.decoding import decode_reply
+    with pytest.raises(ValueError):
+        decode_reply(b'{"status": "COMPLETE", "data": [')

@@ -329,3 +329,9 @@ def test_value_counts_of_no_rows_warns():
     with pytest.warns(NoResultsWarning):
         out = value_counts(rows_to_table([{"name": "grating", "type": "string"}], []), "grating")
     assert len(out) == 0 and out.colnames == ["grating", "count"]
+
+
+def test_a_fraction_in_an_int_column_is_never_truncated():
+    for rows in ([{"program": 1345}, {"program": 2.5}], [{"program": 1345}, {"program": 2.5}, {"program": None}]):
+        t = rows_to_table([{"name": "program", "type": "int"}], rows)
+        assert t["program"].dtype == np.float64 and t["program"].tolist()[:2] == [1345.0, 2.5]
