@@ -321,7 +321,7 @@ def reply_to_table(content, *, describe=True):
     """
     Parse the bytes of one reply and build its Table, holding as little as possible.
 
-    The rows are decoded straight into columns (`astroquery_nirspec.decoding`: typed by
+    The rows are decoded straight into columns (``astroquery_nirspec.decoding``: typed by
     `msgspec` when it is installed) and each column is released as soon as it is
     converted, so no row dict outlives the parse. The same Table as `rows_to_table` on
     the parsed JSON.

@@ -257,3 +257,18 @@ def test_malformed_json_is_an_error(decoder):
     from astroquery_nirspec.decoding import decode_reply
     with pytest.raises(ValueError):
         decode_reply(b'{"status": "COMPLETE", "data": [')
+
+
+@pytest.mark.skipif(shared_file("jwql/jwst_filtered_miri_2018_reply.json") is None
+                    or shared_file("dja/dja_dashboard_nirspec_jwst_filtered.csv") is None
+                    or shared_file("astroquery_mast_tests/advSearchPos.json") is None,
+                    reason="shared/data not found beside the repository")
+def test_the_trimmed_copies_are_what_the_tool_writes(tmp_path):
+    import importlib.util
+    from shared_data import ROOT, SHARED_DATA
+    spec = importlib.util.spec_from_file_location("trim_recorded", ROOT / "tools" / "trim_recorded.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    tool.trim(SHARED_DATA, tmp_path)
+    for name in ("dja_nirspec_2026_trimmed.csv", "jwst_filtered_miri_2018_trimmed.json", "advSearchPos.json"):
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
