@@ -26,7 +26,8 @@ __all__ = ["decode_reply", "gather"]
 #: type, ``string`` included, may hold text, numbers or booleans: MAST sends integer
 #: ids in columns it declares ``string``).
 _WIRE = {**dict.fromkeys(("int", "long", "short", "integer", "unsignedbyte"), int),
-         **dict.fromkeys(("float", "double", "decimal", "real", "number"), float),
+         **dict.fromkeys(("float", "double", "decimal", "real"), float),
+         "number": Union[int, float],
          **dict.fromkeys(("boolean", "bool", "binary"), Union[bool, str]),
          **dict.fromkeys(("date", "datetime"), str)}
 _ANY = Union[str, int, float, bool]

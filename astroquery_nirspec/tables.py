@@ -3,10 +3,11 @@ MAST JSON pages → astropy `~astropy.table.Table`, built column-wise.
 
 `pages_to_table` turns the parsed pages of one query into its result (cone cut, row
 limit and warnings included), `value_counts` counts the distinct values of a column,
-and `rows_to_table` / `empty_table` build the table itself. Pure functions, no I/O.
+`rows_to_table` / `empty_table` build the table itself, and `reply_to_table` does it
+straight from the bytes of one reply. Pure functions, no I/O.
 
-Each column is gathered once from the row dicts (in C, through `map`) and turned
-into one numpy array; no Python code runs per cell. Types come from the reply's
+Each column is gathered once from the rows (in C, through `map`) and turned into one
+numpy array; no Python code runs per cell. Types come from the reply's
 ``fields`` block, units and descriptions from the field catalogue, nulls are
 masked, MAST's ``/Date(ms)/`` strings become `~astropy.time.Time` columns and the
 one-letter FITS flags (``'t'``/``'f'`` text) become ``bool`` columns.
