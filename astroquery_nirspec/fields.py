@@ -5,12 +5,18 @@ Every column the service returns (and accepts as a filter ``paramName``) is
 described by a `Field`: its canonical name, value type, unit and a one-sentence
 description. The catalogue ships with the package as
 ``astroquery_nirspec/data/nirspec_fields.ecsv`` (its header says how it was
-built); it is read once, on first use, and never fetched from MAST.
+built); it is read once, on first use, and never fetched from MAST by itself.
+`use_live_fields` replaces it, for the rest of the Python process, by the field list
+of a live reply (which the caller fetches); `reset_fields` goes back to the shipped one.
 
-Value types are ``string``, ``int``, ``float``, ``boolean`` and ``datetime``.
-A ``datetime`` field arrives from MAST as a Microsoft-JSON string such as
-``"/Date(1786449731000)/"`` (milliseconds since 1970-01-01 UTC) and always has a
+Value types are ``string``, ``int``, ``float``, ``boolean``, ``flag`` and
+``datetime``. A ``datetime`` field arrives from MAST as a Microsoft-JSON string such
+as ``"/Date(1786449731000)/"`` (milliseconds since 1970-01-01 UTC) and always has a
 ``float`` twin named ``<name>_mjd`` holding the same instant as an MJD (unit ``d``).
+A ``boolean`` field (``isRestricted``, ``isItar``, ``isStale``) holds JSON
+``true``/``false``. A ``flag`` is a one-letter FITS logical keyword (``targoopp``,
+``tsovisit``, ...): MAST declares it ``string`` and stores ``'t'``/``'f'`` (``'T'``/``'F'``
+in older replies); filters send ``'t'``/``'f'`` and result tables hold ``bool``.
 
 Examples
 --------
@@ -30,17 +36,25 @@ from pathlib import Path
 
 import astropy.units as u
 from astropy.table import Table
-from astroquery.exceptions import InvalidQueryError
+from astroquery.exceptions import InvalidQueryError, RemoteServiceError
 
-__all__ = ["SERVICE", "FIELD_TYPES", "Field", "catalogue", "field_names", "get_field", "fields_table"]
+__all__ = ["SERVICE", "FIELD_TYPES", "Field", "catalogue", "field_names", "get_field", "fields_table",
+           "use_live_fields", "reset_fields"]
 
 #: Name of the MAST service the catalogue describes.
 SERVICE = "Mast.Jwst.Filtered.Nirspec"
 
 #: The allowed values of `Field.type`.
-FIELD_TYPES = ("string", "int", "float", "boolean", "datetime")
+FIELD_TYPES = ("string", "int", "float", "boolean", "flag", "datetime")
 
 _DATA_FILE = Path(__file__).resolve().parent / "data" / "nirspec_fields.ecsv"
+
+#: MAST's declared types (``fields[].type``) → `Field.type`, for live-only fields.
+_LIVE_TYPES = {"string": "string", "char": "string", "int": "int", "long": "int", "short": "int",
+               "integer": "int", "unsignedbyte": "int", "float": "float", "double": "float",
+               "decimal": "float", "real": "float", "number": "float", "boolean": "boolean",
+               "bool": "boolean", "binary": "boolean", "date": "datetime", "datetime": "datetime"}
+_LIVE_ONLY = "Returned by the live service; not in the shipped catalogue (no unit or description known)."
 _COLUMNS = ("name", "type", "unit", "description")
 _WILDCARD_CHARS = frozenset("*?[")
 
@@ -54,7 +68,8 @@ class Field(typing.NamedTuple):
     name : str
         Canonical column name, spelled as the service returns it (e.g. ``fileSize``).
     type : str
-        One of ``string``, ``int``, ``float``, ``boolean`` or ``datetime``.
+        One of ``string``, ``int``, ``float``, ``boolean``, ``flag`` (a one-letter
+        FITS logical stored as the text ``'t'``/``'f'``) or ``datetime``.
     unit : str
         Astropy unit string of the values, or ``""`` when there is none.
     description : str
@@ -97,10 +112,23 @@ def _load() -> tuple[Field, ...]:
     return tuple(fields)
 
 
-@functools.lru_cache(maxsize=None)
+#: The field list of a live reply in use (`use_live_fields`), or None for the shipped one.
+_live: tuple[Field, ...] | None = None
+
+
+def _active() -> tuple[Field, ...]:
+    """The fields validation uses now: the live list if one was set, else the shipped one."""
+    return _live if _live is not None else _load()
+
+
+@functools.lru_cache(maxsize=4)
+def _index(fields: tuple[Field, ...]) -> dict[str, Field]:
+    return {field.name.lower(): field for field in fields}
+
+
 def _lower_index() -> dict[str, Field]:
     """Map lower-cased names to their canonical `Field` (cached; internal use only)."""
-    return {field.name.lower(): field for field in _load()}
+    return _index(_active())
 
 
 def catalogue() -> dict[str, Field]:
@@ -124,7 +152,7 @@ def catalogue() -> dict[str, Field]:
     >>> cat["fileSize"].unit, cat["fileSize"].type
     ('byte', 'int')
     """
-    return {field.name: field for field in _load()}
+    return {field.name: field for field in _active()}
 
 
 def field_names() -> tuple[str, ...]:
@@ -142,7 +170,7 @@ def field_names() -> tuple[str, ...]:
     >>> "grating" in names and "publicReleaseDate_mjd" in names
     True
     """
-    return tuple(field.name for field in _load())
+    return tuple(field.name for field in _active())
 
 
 def _or_join(items: list[str]) -> str:
@@ -246,7 +274,7 @@ def fields_table(match: str | None = None) -> Table:
     if match is not None and not isinstance(match, str):
         raise InvalidQueryError(
             f"match must be a string or None, not {match!r} (of type {type(match).__name__}).")
-    fields = _load()
+    fields = _active()
     if match is not None:
         pattern = match.lower()
         fields = tuple(field for field in fields if _matches(field, pattern))
@@ -257,4 +285,103 @@ def fields_table(match: str | None = None) -> Table:
     table["unit"].description = "Astropy unit string ('' if none)"
     table["description"].description = "Short description of the field"
     table.meta["service"] = SERVICE
+    table.meta["source"] = "live service" if _live is not None else "shipped catalogue"
     return table
+
+
+def _live_names_and_types(reply_fields) -> list[tuple[str, str]]:
+    """``(name, declared type)`` of a reply's ``fields`` list, checked; ``_selected_`` left out."""
+    if not isinstance(reply_fields, (list, tuple)) or not reply_fields:
+        raise RemoteServiceError(
+            f"{SERVICE} sent no field list ({reply_fields!r:.80}); the shipped catalogue stays in use.")
+    found = {}
+    for entry in reply_fields:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name:
+            raise RemoteServiceError(
+                f"{SERVICE} sent a field without a name ({entry!r:.80}); the shipped catalogue "
+                "stays in use.")
+        if name != "_selected_":
+            found.setdefault(name, str(entry.get("type") or "string").lower())
+    return list(found.items())
+
+
+def use_live_fields(reply_fields) -> Table:
+    """
+    Validate against the fields of a live reply from now on, and report the changes.
+
+    For the rest of the Python process (or until `reset_fields`), `catalogue`,
+    `field_names`, `get_field` and `fields_table`, and so every filter and column
+    check, use the live field list instead of the shipped catalogue. A field in both
+    keeps its catalogued type, unit and description (under the live spelling); a field
+    only the live service has gets its declared type (``date`` → ``datetime``, ...), no
+    unit and a placeholder description. Pure: the caller fetches the reply (one
+    ``pagesize=1`` request with ``columns="*"`` suffices).
+
+    Parameters
+    ----------
+    reply_fields : list of dict
+        The ``fields`` list of a ``Mast.Jwst.Filtered.Nirspec`` reply:
+        ``[{"name": ..., "type": ...}, ...]``.
+
+    Returns
+    -------
+    changes : `~astropy.table.Table`
+        One row per field added (live only) or removed (shipped only), columns
+        ``name``, ``change`` (``'added'`` or ``'removed'``), ``type``, ``unit`` and
+        ``description``: removed fields first, each group in service order. Its meta
+        holds ``service``, ``live`` and ``shipped`` (the numbers of fields).
+
+    Raises
+    ------
+    astroquery.exceptions.RemoteServiceError
+        If the list is empty or malformed; the fields in use do not change.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.fields import (field_names, get_field, reset_fields,
+    ...                                        use_live_fields)
+    >>> live = [{"name": f, "type": "string"} for f in field_names() if f != "grating"]
+    >>> changes = use_live_fields(live + [{"name": "new_key", "type": "date"}])
+    >>> changes["name"].tolist(), changes["change"].tolist(), changes["type"].tolist()
+    (['grating', 'new_key'], ['removed', 'added'], ['string', 'datetime'])
+    >>> get_field("new_key").type, "grating" in field_names()
+    ('datetime', False)
+    >>> reset_fields()
+    >>> get_field("grating").name
+    'grating'
+    """
+    global _live
+    live = _live_names_and_types(reply_fields)
+    shipped = _load()
+    by_lower = {field.name.lower(): field for field in shipped}
+    fields = []
+    for name, declared in live:
+        known = by_lower.get(name.lower())
+        fields.append(known._replace(name=name) if known is not None
+                      else Field(name, _LIVE_TYPES.get(declared, "string"), "", _LIVE_ONLY))
+    live_lower = {name.lower() for name, _ in live}
+    removed = [field for field in shipped if field.name.lower() not in live_lower]
+    added = [field for field in fields if field.name.lower() not in by_lower]
+    _live = tuple(fields)
+    rows = [(f.name, "removed", f.type, f.unit, f.description) for f in removed]
+    rows += [(f.name, "added", f.type, f.unit, f.description) for f in added]
+    changes = Table(rows=rows or None, names=("name", "change", "type", "unit", "description"),
+                    dtype=(str,) * 5)
+    changes.meta.update(service=SERVICE, live=len(fields), shipped=len(shipped))
+    return changes
+
+
+def reset_fields() -> None:
+    """
+    Validate against the shipped catalogue again (undo `use_live_fields`).
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.fields import reset_fields, fields_table
+    >>> reset_fields()
+    >>> fields_table().meta["source"]
+    'shipped catalogue'
+    """
+    global _live
+    _live = None

@@ -17,6 +17,7 @@ list, set or array (``["G140M", …]``)  ``"values"`` holding every element (any
 string with ``*`` or ``?``             ``"values": [], "freeText": <SQL LIKE pattern>``
 `~astropy.units.Quantity`              converted to the field's unit
 `~astropy.time.Time` or ISO string     on date fields: a range on the ``<name>_mjd`` twin
+`True`/`False` or ``'t'``/``'T'``/...  on flag fields (``targoopp``, ...): ``"t"``/``"f"``
 =====================================  ==================================================
 """
 import fnmatch
@@ -95,6 +96,9 @@ def _accepted(field):
                 "or a string that reads as a number")
     if field.type == "boolean":
         return "True or False"
+    if field.type == "flag":
+        return ("True, False, 't', 'T', 'f' or 'F' (a one-letter FITS flag, sent as 't'/'f'), "
+                "or a list of them")
     return "a string (with * and ? as wildcards), a number, or a list of them"
 
 
@@ -152,12 +156,28 @@ def _mjd(field, value):
     raise _error(field, value)
 
 
+#: The forms a user may give for a one-letter FITS flag, and the stored form sent.
+_FLAG_FORMS = {"t": "t", "T": "t", "f": "f", "F": "f"}
+
+
+def _flag(field, value):
+    """A one-letter FITS flag as MAST stores it: ``'t'`` or ``'f'``."""
+    if isinstance(value, (bool, np.bool_)):
+        return "t" if value else "f"
+    if isinstance(value, str) and value in _FLAG_FORMS:
+        return _FLAG_FORMS[value]
+    raise _error(field, value)
+
+
 def _scalar(field, value):
     """One discrete value as it is sent to MAST."""
     if field.is_numeric:
         return _number(field, value)
+    if field.type == "flag":
+        return _flag(field, value)
     if field.type == "boolean":
-        # MAST stores these flags as the text "True"/"False" (seen in real rows)
+        # JSON true/false in replies; sent as the text "True"/"False", which SQL Server
+        # converts to its bit type (unverified against the live service)
         if isinstance(value, (bool, np.bool_)):
             return str(bool(value))
         if isinstance(value, str) and value.strip().lower() in ("true", "false", "t", "f"):
@@ -220,6 +240,8 @@ def translate(name, value):
     {'paramName': 'effexptm', 'values': [{'min': 1000, 'max': 1e+300}]}
     >>> translate("filename", "*_s3d.fits")
     {'paramName': 'filename', 'values': [], 'freeText': '%[_]s3d.fits'}
+    >>> translate("targoopp", True)
+    {'paramName': 'targoopp', 'values': ['t']}
     """
     field = get_field(name)
 

@@ -1,20 +1,30 @@
 """
 MAST JSON pages → astropy `~astropy.table.Table`, built column-wise.
 
-Each column is gathered once from the row dicts (in C, through `map`) and turned
-into one numpy array; no Python code runs per cell. Types come from the reply's
+`pages_to_table` turns the parsed pages of one query into its result (cone cut, row
+limit and warnings included), `value_counts` counts the distinct values of a column,
+`rows_to_table` / `empty_table` build the table itself, and `reply_to_table` does it
+straight from the bytes of one reply. Pure functions, no I/O.
+
+Each column is gathered once from the rows (in C, through `map`) and turned into one
+numpy array; no Python code runs per cell. Types come from the reply's
 ``fields`` block, units and descriptions from the field catalogue, nulls are
-masked and MAST's ``/Date(ms)/`` strings become `~astropy.time.Time` columns.
+masked, MAST's ``/Date(ms)/`` strings become `~astropy.time.Time` columns and the
+one-letter FITS flags (``'t'``/``'f'`` text) become ``bool`` columns.
 """
-from operator import itemgetter, methodcaller
+import re
+import warnings
 
 import numpy as np
 from astropy.table import MaskedColumn, Table
 from astropy.time import Time
+from astroquery.exceptions import MaxResultsWarning, NoResultsWarning
 
-from .fields import catalogue
+from . import sky
+from .decoding import decode_reply, gather
+from .fields import SERVICE, catalogue, field_names, get_field
 
-__all__ = ["rows_to_table", "empty_table", "LONG_STRING"]
+__all__ = ["rows_to_table", "reply_to_table", "empty_table", "pages_to_table", "value_counts", "LONG_STRING"]
 
 #: Text columns whose longest value exceeds this many characters (``s_region``: FS
 #: footprints reach ~500, MOS ones ~24 000) are kept as object arrays of the parsed
@@ -27,11 +37,27 @@ _FLOAT_TYPES = {"float", "double", "decimal", "real"}
 _BOOL_TYPES = {"boolean", "bool", "binary"}
 _DATE_TYPES = {"datetime", "date"}
 _TRUE = np.array(["true", "t", "1", "yes", "y"])
+_FALSE = np.array(["false", "f", "0", "no", "n"])
+_FLAG_TRUE = np.array(["t", "true"])        # one-letter FITS flags: 't'/'f' (2026), 'T'/'F' (2018)
+_FLAG_FALSE = np.array(["f", "false"])
 
 
-def _column_kind(declared, values):
-    """Decide the kind of a column from its declared type and, for text, its values."""
+#: The column kind of each catalogue type (`astroquery_nirspec.fields.FIELD_TYPES`).
+_CATALOGUE_KINDS = {"int": "int", "float": "float", "boolean": "bool", "flag": "flag",
+                    "datetime": "date", "string": "string"}
+
+
+def _column_kind(declared, values, field=None):
+    """
+    Decide the kind of a column from its declared type and, for text, its values.
+
+    A column declared as text with no value to look at (no rows, or only nulls)
+    takes the kind of its catalogue ``field``, when there is one; a catalogued
+    one-letter FITS flag is always of kind ``flag``.
+    """
     declared = (declared or "string").lower()
+    if field is not None and field.type == "flag" and declared in ("string", "char", *_BOOL_TYPES):
+        return "flag"                       # 't'/'f' text (or JSON booleans) of a FITS flag
     if declared in _INT_TYPES:
         return "int"
     if declared in _FLOAT_TYPES:
@@ -42,6 +68,8 @@ def _column_kind(declared, values):
         return "date"
     kinds = set(map(type, values))
     kinds.discard(type(None))
+    if not kinds:
+        return _CATALOGUE_KINDS.get(field.type, "string") if field is not None else "string"
     if kinds and kinds <= {int, float}:      # numbers in a column declared as text (e.g. obsid)
         return "int" if kinds == {int} else "float"
     if kinds == {bool}:
@@ -53,79 +81,142 @@ def _column_kind(declared, values):
     return "string"
 
 
-def _dates(strings, mask):
-    """``/Date(1786449731000)/`` (ms since 1970, UTC, optional +zone) → Time (isot)."""
-    inner = np.char.strip(strings, "/Date()")
-    inner = np.char.partition(inner, "+")[:, 0]
+def _no_times():
+    """A zero-length `~astropy.time.Time` column (UTC, isot)."""
+    return Time(np.zeros(0), format="unix", scale="utc", copy=False).replicate(format="isot")
+
+
+_MS_JSON = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")
+
+
+def _milliseconds(strings, mask):
+    """The ms of ``/Date(ms)/`` or ``/Date(ms+zone)/`` strings (int64), or None if some are not."""
+    inner = np.char.partition(np.char.strip(strings, "/Date()"), "+")[:, 0]
     inner[mask] = "0"
     try:
-        ms = inner.astype(np.int64)
-    except ValueError:                      # not MS-JSON after all: let Time parse the text
-        filled = np.where(mask, "2000-01-01T00:00:00", strings)
-        times = Time(filled, scale="utc")
-    else:
+        return inner.astype(np.int64)
+    except ValueError:                      # a "-zone" suffix, or not MS-JSON at all
+        pass
+    matches = [_MS_JSON.fullmatch(s) for s in strings[~mask]]
+    if not all(matches):
+        return None
+    ms = np.zeros(len(strings), dtype=np.int64)
+    ms[~mask] = [int(m.group(1)) for m in matches]
+    return ms
+
+
+def _dates(strings, mask):
+    """
+    ``/Date(1786449731000)/`` (ms since 1970, UTC; the zone of ``/Date(ms+zone)/`` is
+    informational) → Time (isot); other text is parsed by `~astropy.time.Time`.
+    None when some value is no date at all.
+    """
+    if len(strings) == 0:                   # numpy's string functions fail on zero-size arrays
+        return _no_times()
+    ms = _milliseconds(strings, mask)
+    if ms is not None:
         times = Time(ms / 1000.0, format="unix", scale="utc")
+    else:
+        try:
+            times = Time(np.where(mask, "2000-01-01T00:00:00", strings), scale="utc")
+        except ValueError:
+            return None
     times.format = "isot"
     if mask.any():
         times[mask] = np.ma.masked
     return times
 
 
-def _column(name, kind, values):
-    """One column from the sequence of its values (None for null)."""
-    has_null = None in values
-    if kind == "float":
-        try:                                # None -> NaN; JSON has no NaN of its own
+def _numbers_at_once(kind, values):
+    """An int or float column straight from the values list (the common case), else None."""
+    try:
+        if kind == "float":                 # None -> NaN; JSON has no NaN of its own
             data = np.array(values, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            pass                            # mixed content: the general path decides
-        else:
-            return MaskedColumn(data, name=name,
-                                mask=np.isnan(data) if has_null else np.zeros(len(data), bool))
-    if kind == "int" and not has_null:
-        try:
-            return MaskedColumn(np.array(values, dtype=np.int64), name=name,
-                                mask=np.zeros(len(values), bool))
-        except (TypeError, ValueError, OverflowError):
-            pass
-    raw = np.array(values, dtype=object)
-    mask = np.equal(raw, None) if has_null else np.zeros(len(raw), bool)
-    if kind in ("int", "float"):
-        filled = raw.copy()
-        filled[mask] = 0
-        try:
-            data = filled.astype(np.int64 if kind == "int" else np.float64)
-        except (TypeError, ValueError, OverflowError):
-            kind = "string"
-        else:
-            return MaskedColumn(data, name=name, mask=mask)
-    if kind == "bool":
+            return MaskedColumn(data, mask=np.isnan(data))
+        if kind == "int":                   # None or a fraction: the general path decides
+            data = np.array(values)
+            if data.dtype.kind == "i":
+                return MaskedColumn(data.astype(np.int64, copy=False), mask=np.zeros(len(data), bool))
+    except (TypeError, ValueError, OverflowError):
+        pass                                # mixed content: the general path decides
+    return None
+
+
+def _numbers(raw, mask, kind):
+    filled = raw.copy()
+    filled[mask] = 0
+    if kind == "int" and float in set(map(type, filled)):
+        kind = "float"                      # a fraction in an int column: never truncated
+    try:
+        return MaskedColumn(filled.astype(np.int64 if kind == "int" else np.float64), mask=mask)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _truth(raw, mask, true, false):
+    """A bool column from text (or bool) values, each one of ``true`` or ``false``; else None."""
+    filled = raw.copy()
+    filled[mask] = false[0]
+    text = np.char.lower(filled.astype(str))
+    is_true = np.isin(text, true)
+    if not (is_true | np.isin(text, false)).all():
+        return None                         # another value: keep the text, drop nothing
+    return MaskedColumn(is_true, mask=mask)
+
+
+def _booleans(raw, mask):
+    """JSON true/false, or the text True/False (and t/f, 1/0, yes/no)."""
+    present = raw[~mask]
+    if all(isinstance(v, (bool, np.bool_)) for v in present):
         filled = raw.copy()
         filled[mask] = False
-        if all(isinstance(v, (bool, np.bool_)) for v in filled[:1]):
-            try:
-                return MaskedColumn(filled.astype(bool), name=name, mask=mask)
-            except (TypeError, ValueError):
-                pass
-        text = np.char.lower(filled.astype(str))
-        return MaskedColumn(np.isin(text, _TRUE), name=name, mask=mask)
+        return MaskedColumn(filled.astype(bool), mask=mask)
+    return _truth(raw, mask, _TRUE, _FALSE)
+
+
+def _text(raw, mask):
+    """A text column: fixed-width unicode, or the parsed str objects for long values."""
     filled = raw
-    if has_null:
+    if mask.any():
         filled = raw.copy()
         filled[mask] = ""
-    if kind == "date":
-        return _dates(filled.astype(str), mask)
     try:                                    # the longest value, without a fixed-width copy
         longest = max(map(len, filled), default=0)
         text = all(map(str.__instancecheck__, filled)) if longest > LONG_STRING else True
-    except TypeError:                       # not all text: numbers mixed in
-        longest, text = LONG_STRING + 1, False
+    except TypeError:                       # not all text (numbers mixed in): all become text
+        text = False
+    if not text:
+        filled = np.array([v if isinstance(v, str) else str(v) for v in filled], dtype=object)
+        longest = max(map(len, filled), default=0)
     if longest > LONG_STRING:               # keep the parsed str objects: no copy at all
-        if not text:
-            filled = np.array([v if isinstance(v, str) else str(v) for v in filled], dtype=object)
-        return MaskedColumn(filled, name=name, mask=mask)
+        return MaskedColumn(filled, mask=mask)
     # the width is known: numpy need not scan every string again to find it
-    return MaskedColumn(filled.astype(f"U{max(longest, 1)}"), name=name, mask=mask)
+    return MaskedColumn(filled.astype(f"U{max(longest, 1)}"), mask=mask)
+
+
+def _column(name, kind, values):
+    """
+    One column from the sequence of its values (None for null), of the given kind;
+    values that do not fit the kind are kept as text, so nothing is lost.
+    """
+    column = _numbers_at_once(kind, values)
+    if column is not None:
+        column.info.name = name
+        return column
+    raw = np.empty(len(values), dtype=object)
+    raw[:] = values
+    mask = np.equal(raw, None)
+    if kind in ("int", "float"):
+        column = _numbers(raw, mask, kind)
+    elif kind == "bool":
+        column = _booleans(raw, mask)
+    elif kind == "flag":
+        column = _truth(raw, mask, _FLAG_TRUE, _FLAG_FALSE)
+    elif kind == "date":
+        column = _dates(np.asarray(_text(raw, mask).filled(""), dtype=str), mask)
+    column = _text(raw, mask) if column is None else column
+    column.info.name = name
+    return column
 
 
 def _describe(table):
@@ -145,6 +236,10 @@ def empty_table(names):
     """
     A zero-row table with the catalogue's types, units and descriptions.
 
+    Integers are ``int64``, floats ``float64``, flags ``bool``, dates zero-length
+    `~astropy.time.Time` columns and text ``str``; a name outside the catalogue
+    gives a text column.
+
     Parameters
     ----------
     names : list of str
@@ -152,36 +247,20 @@ def empty_table(names):
 
     Examples
     --------
-    >>> t = empty_table(["filename", "effexptm"])
-    >>> len(t), t["effexptm"].unit
-    (0, Unit("s"))
+    >>> t = empty_table(["filename", "effexptm", "publicReleaseDate"])
+    >>> len(t), t["effexptm"].unit, type(t["publicReleaseDate"]).__name__
+    (0, Unit("s"), 'Time')
     """
     known = catalogue()
-    dtypes = {"int": np.int64, "float": np.float64, "boolean": bool}
-    table = Table(masked=True)
+    dtypes = {"int": np.int64, "float": np.float64, "bool": bool, "flag": bool, "string": str}
+    columns = []
     for name in names:
-        field = known.get(name)
-        dtype = dtypes.get(field.type, str) if field else str
-        table[name] = MaskedColumn(np.zeros(0, dtype=dtype), name=name)
+        kind = _column_kind(None, (), known.get(name))
+        columns.append(_no_times() if kind == "date"
+                       else MaskedColumn(np.zeros(0, dtype=dtypes[kind]), name=name))
+    table = Table(columns, names=list(names), masked=True, copy=False)
     _describe(table)
     return table
-
-
-def _gather(names, rows):
-    """
-    ``{name: values}`` for the named fields, transposed in one pass through the rows
-    (in C: ``itemgetter`` and ``zip``); ``{}`` when some row lacks a field, in which case
-    the columns are gathered one by one with ``dict.get``.
-    """
-    if not rows or not names:
-        return {}
-    getter = itemgetter(*names)
-    try:
-        if len(names) == 1:
-            return {names[0]: tuple(map(getter, rows))}
-        return dict(zip(names, zip(*map(getter, rows))))
-    except KeyError:
-        return {}
 
 
 def rows_to_table(fields, rows, *, describe=True):
@@ -195,8 +274,9 @@ def rows_to_table(fields, rows, *, describe=True):
     rows : list of dict
         The ``data`` rows (of all pages, concatenated).
     describe : bool
-        Take units and descriptions from the NIRSpec field catalogue (off for the
-        replies of other services, such as CAOM).
+        Use the NIRSpec field catalogue: units, descriptions, and the type of a
+        column that has no value to look at (no rows, or only nulls). Off for the
+        replies of other services, such as CAOM.
 
     Returns
     -------
@@ -216,18 +296,185 @@ def rows_to_table(fields, rows, *, describe=True):
     '2026-08-11T12:02:11.000'
     """
     names = list(dict.fromkeys(f["name"] for f in fields if f["name"] != "_selected_"))
-    gathered = _gather(names, rows)
+    return _build(fields, gather(names, rows), describe)
+
+
+def _build(fields, gathered, describe):
+    """The Table of the ``{name: values}`` columns; each one is released once converted."""
+    known = catalogue() if describe else {}
     built = {}
     for field in fields:
         name = field["name"]
         if name == "_selected_" or name in built:
             continue
-        values = gathered.pop(name) if name in gathered else list(map(methodcaller("get", name), rows))
-        built[name] = _column(name, _column_kind(field.get("type"), values), values)
+        values = gathered.pop(name)
+        built[name] = _column(name, _column_kind(field.get("type"), values, known.get(name)), values)
         del values
     # one Table from all columns at once: adding them one by one costs astropy's
-    # per-insertion bookkeeping 254 times
+    # per-insertion bookkeeping 239 times
     table = Table(list(built.values()), names=list(built), masked=True, copy=False)
     if describe:
         _describe(table)
     return table
+
+
+def reply_to_table(content, *, describe=True):
+    """
+    Parse the bytes of one reply and build its Table, holding as little as possible.
+
+    The rows are decoded straight into columns (``astroquery_nirspec.decoding``: typed by
+    `msgspec` when it is installed) and each column is released as soon as it is
+    converted, so no row dict outlives the parse. The same Table as `rows_to_table` on
+    the parsed JSON.
+
+    Parameters
+    ----------
+    content : bytes
+        The body of one MAST invoke reply.
+    describe : bool
+        As in `rows_to_table`.
+
+    Returns
+    -------
+    table : `~astropy.table.Table`
+    envelope : dict
+        The reply's ``status``, ``msg``, ``fields`` and ``paging``.
+
+    Examples
+    --------
+    >>> table, envelope = reply_to_table(b'{"status": "COMPLETE", "fields": [{"name": "effexptm", '
+    ...     b'"type": "float"}], "data": [{"effexptm": 1458.889}, {"effexptm": null}], '
+    ...     b'"paging": {"rowsFiltered": 2}}')
+    >>> table["effexptm"].tolist(), envelope["paging"]["rowsFiltered"]
+    ([1458.889, None], 2)
+    """
+    envelope, columns = decode_reply(content)
+    return _build(envelope["fields"], columns, describe), envelope
+
+
+def _first_table(results, columns, cone):
+    """The Table of all pages' rows, or an empty one with the catalogue's types."""
+    fields = next((r["fields"] for r in results if r.get("fields")), None)
+    if fields:
+        return rows_to_table(fields, [row for r in results for row in (r.get("data") or [])])
+    names = list(columns) if columns is not None else list(field_names())
+    if cone is not None:                     # the cut needs the positions
+        names += [c for c in ("targ_ra", "targ_dec") if c not in names]
+    return empty_table(names)
+
+
+def pages_to_table(results, *, columns=None, cone=None, row_limit=None, request=None, warn_empty=True):
+    """
+    The result Table of one ``Mast.Jwst.Filtered.Nirspec`` query from its parsed pages.
+
+    Rows of every page are joined; a reply without ``fields`` gives an empty table of
+    the requested columns. With a cone, the rows are cut on their exact separation
+    from its centre (`~astroquery_nirspec.sky.cut_on_separation`, adding
+    ``separation``) and ``targ_ra``/``targ_dec`` are dropped unless requested.
+
+    Parameters
+    ----------
+    results : list of dict
+        The parsed replies (``{"fields", "data", "paging", ...}``), one per page, in order.
+    columns : list of str, optional
+        The requested field names; `None` for all.
+    cone : tuple, optional
+        ``(center, radius)``: a `~astropy.coordinates.SkyCoord` and an
+        `~astropy.coordinates.Angle`.
+    row_limit : int, optional
+        Keep at most this many rows, with a `~astroquery.exceptions.MaxResultsWarning`
+        when the query matched more (``paging.rowsFiltered`` of the first page).
+    request : dict, optional
+        The Mashup request; its ``params.filters`` are stored in ``meta['filters']``.
+    warn_empty : bool
+        Warn with `~astroquery.exceptions.NoResultsWarning` when no row is left (off for
+        counts and value lists, whose callers decide).
+
+    Returns
+    -------
+    table : `~astropy.table.Table`
+        With ``meta['service']`` (and ``meta['filters']`` when ``request`` is given).
+
+    Examples
+    --------
+    >>> page = {"fields": [{"name": "program", "type": "int"}, {"name": "grating", "type": "string"}],
+    ...         "data": [{"program": 1345, "grating": "G140M"}, {"program": 2736, "grating": "G395H"}],
+    ...         "paging": {"rowsFiltered": 2}}
+    >>> t = pages_to_table([page, {"data": [{"program": 1, "grating": "PRISM"}]}])
+    >>> t["grating"].tolist(), t.meta["service"]
+    (['G140M', 'G395H', 'PRISM'], 'Mast.Jwst.Filtered.Nirspec')
+    """
+    table = _first_table(results, columns, cone)
+    if cone is not None:
+        table = sky.cut_on_separation(table, *cone)
+        if columns is not None:
+            table.remove_columns([c for c in ("targ_ra", "targ_dec") if c not in columns])
+        total = len(table)                   # the box held more; the cone holds these
+    else:
+        total = (results[0].get("paging") or {}).get("rowsFiltered") if results else None
+    if row_limit is not None and (len(table) > row_limit or (total or 0) > row_limit):
+        warnings.warn(f"Only the first {row_limit} of {total or 'more'} rows are returned (row_limit="
+                      f"{row_limit}); raise row_limit, or pass row_limit=-1 for all.",
+                      MaxResultsWarning)
+        table = table[:row_limit]
+    if warn_empty and len(table) == 0:
+        warnings.warn("Query returned no results.", NoResultsWarning)
+    table.meta["service"] = SERVICE
+    if request is not None:
+        table.meta["filters"] = request["params"]["filters"]
+    return table
+
+
+def value_counts(table, name):
+    """
+    Every distinct value of a column with its number of rows, most frequent first.
+
+    Ties are in value order. Rows without a value are counted in one row whose value is
+    masked; a `~astropy.time.Time` column is counted by its ISO text. A catalogued
+    field keeps its unit (numeric fields) and description.
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        A result of `pages_to_table`.
+    name : str
+        The column to count.
+
+    Returns
+    -------
+    counts : `~astropy.table.Table`
+        Columns ``name`` and ``count``; a `~astroquery.exceptions.NoResultsWarning` when
+        it has no row.
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> counts = value_counts(Table({"grating": ["G140M", "PRISM", "G140M"]}), "grating")
+    >>> counts["grating"].tolist(), counts["count"].tolist()
+    (['G140M', 'PRISM'], [2, 1])
+    """
+    column = table[name]
+    if hasattr(column, "isot"):              # a Time column: count its ISO strings
+        values = np.ma.MaskedArray(column.isot, mask=np.ma.getmaskarray(column))
+    else:
+        values = np.ma.asarray(column)
+    mask = np.ma.getmaskarray(values)
+    present = np.asarray(values[~mask])
+    uniques, counts = np.unique(present, return_counts=True)
+    order = np.lexsort((uniques, -counts)) if len(uniques) else np.zeros(0, int)
+    out = Table({name: uniques[order], "count": counts[order]}, masked=True)
+    if mask.any():
+        placeholder = np.zeros(1, dtype=present.dtype)[0]       # hidden by the mask
+        out.add_row({name: placeholder, "count": int(mask.sum())},
+                    mask={name: True, "count": False})
+        out = out[np.argsort(-np.asarray(out["count"]), kind="stable")]
+    if name in catalogue():
+        field = get_field(name)
+        if field.unit and field.is_numeric:
+            out[name].unit = field.unit
+        out[name].info.description = field.description
+    out["count"].info.description = "Number of files with this value"
+    out.meta["service"] = SERVICE
+    if len(out) == 0:
+        warnings.warn("Query returned no results.", NoResultsWarning)
+    return out

@@ -1,27 +1,31 @@
 """Tests of the shipped field catalogue of Mast.Jwst.Filtered.Nirspec (astroquery_nirspec.fields)."""
 import csv
+import importlib.util
+import json
 import re
-from pathlib import Path
 
 import pytest
 import astropy.units as u
 from astropy.table import Table
+from astropy.time import Time
 from astroquery.exceptions import InvalidQueryError
 
 from astroquery_nirspec import fields
 from astroquery_nirspec.fields import (
     SERVICE, Field, catalogue, field_names, fields_table, get_field)
 
+from shared_data import ROOT, needs_shared, shared_file
+
 # Real service rows exported by the DJA dashboard, shipped beside (never inside) the repo.
-DJA_CSV = (Path(__file__).parents[2] / "shared" / "data" / "dja"
-           / "dja_dashboard_nirspec_jwst_filtered.csv")
+DJA_NAME = "dja/dja_dashboard_nirspec_jwst_filtered.csv"
+DJA_CSV = shared_file(DJA_NAME)
+# The 2018 Mast.Jwst.Filtered.Miri reply (derived: a printed reply re-serialised).
+JWQL_NAME = "jwql/jwst_filtered_miri_2018_reply.json"
 # Columns the dashboard adds itself: they are not MAST columns.
 DJA_ONLY_COLUMNS = {"prog_pi", "filter-pupil", "inst-mode", "release", "observed"}
-needs_dja_csv = pytest.mark.skipif(
-    not DJA_CSV.is_file(),
-    reason=f"real service export not found at {DJA_CSV} (shared/ lies beside the repo checkout)")
+needs_dja_csv = needs_shared(DJA_NAME)
 
-ALLOWED_TYPES = {"string", "int", "float", "boolean", "datetime"}
+ALLOWED_TYPES = {"string", "int", "float", "boolean", "flag", "datetime"}
 MS_JSON_DATE = re.compile(r"/Date\(-?\d+\)/")
 
 
@@ -123,7 +127,8 @@ def test_every_datetime_has_a_float_mjd_twin_in_days_right_after_it():
     ("fileSize", "int", "byte"),
     ("s_region", "string", ""),
     ("isRestricted", "boolean", ""),
-    ("bkgdtarg", "boolean", ""),
+    ("bkgdtarg", "flag", ""),
+    ("targoopp", "flag", ""),
     ("xoffset", "float", "arcsec"),
     ("mu_ra", "float", "arcsec / yr"),
 ])
@@ -140,10 +145,16 @@ def test_catalogue_order_starts_like_the_service_and_ends_with_archive_columns()
     assert names.index("targ_dec") + 1 == names.index("targ_ra")
 
 
-def test_fields_from_the_protocol_notes_missing_from_the_export_are_included():
-    for name in ["refframe", "dva_ra", "dva_dec", "eph_time", "eph_type", "filetype",
-                 "jwst_x", "jwst_dz", "texptime", "subpxnum", "subpxpns"]:
-        assert name in catalogue()
+#: Fields of an older key dump of the service that the 2026 replies no longer carry.
+STALE_FIELDS = ["refframe", "dva_ra", "dva_dec", "eph_time", "eph_type", "filetype", "jwst_x", "jwst_y",
+                "jwst_z", "jwst_dx", "jwst_dy", "jwst_dz", "texptime", "subpxnum", "subpxpns"]
+
+
+@pytest.mark.parametrize("name", STALE_FIELDS)
+def test_fields_absent_from_the_2026_replies_are_not_accepted(name):
+    assert name not in catalogue()
+    with pytest.raises(InvalidQueryError, match=f"Unknown field '{name}'"):
+        get_field(name)
 
 
 def test_quantity_unit_converts():
@@ -287,6 +298,22 @@ def test_every_mast_column_of_the_real_export_is_catalogued_in_order():
 
 
 @needs_dja_csv
+def test_the_catalogue_is_exactly_the_mast_columns_of_the_2026_rows():
+    header, _ = _dja_rows()
+    assert field_names() == tuple(c for c in header if c not in DJA_ONLY_COLUMNS)
+
+
+@needs_dja_csv
+def test_the_shipped_catalogue_is_what_the_tool_builds():
+    spec = importlib.util.spec_from_file_location("build_fields", ROOT / "tools" / "build_fields.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    built = tool.build(DJA_CSV.parents[1])
+    assert [tuple(row) for row in built.iterrows()] == [tuple(f) for f in catalogue().values()]
+    assert tool.main(["--data", str(DJA_CSV.parents[1]), "--check"]) == 0
+
+
+@needs_dja_csv
 def test_dashboard_only_columns_are_not_catalogued():
     assert not DJA_ONLY_COLUMNS & set(field_names())
 
@@ -313,7 +340,9 @@ def test_values_of_the_real_export_fit_the_catalogued_types():
                 except ValueError:
                     ok = False
             elif field.type == "boolean":
-                ok = value in {"t", "f", "True", "False", "true", "false"}
+                ok = value in {"True", "False"}        # JSON true/false written by pandas
+            elif field.type == "flag":
+                ok = value in {"t", "f"}
             elif field.type == "datetime":
                 ok = MS_JSON_DATE.fullmatch(value) is not None
             else:
@@ -331,3 +360,114 @@ def test_string_typed_identifiers_keep_leading_zeros_in_the_export():
     for column in ("visit_id", "visitgrp", "act_id"):
         assert get_field(column).type == "string"
         assert any(row[column].startswith("0") for row in rows), column
+
+
+# --- one-letter FITS flags (issue 10 item 2) -----------------------------------------------
+
+def _flag_columns(header, rows):
+    """Text columns whose recorded values are only t/f (either case), ignoring nulls."""
+    found = set()
+    for column in header:
+        values = {row[column] for row in rows} - {"", None}
+        if values and values <= {"t", "f", "T", "F"}:
+            found.add(column)
+    return found
+
+
+@needs_dja_csv
+def test_every_t_f_column_of_the_2026_rows_is_a_flag():
+    header, rows = _dja_rows()
+    flags = _flag_columns(header, rows)
+    assert {"targoopp", "tsovisit", "bkgdtarg", "crowdfld"} <= flags
+    assert flags == {name for name in flags if get_field(name).type == "flag"}
+
+
+@needs_shared(JWQL_NAME)
+def test_every_T_F_column_of_the_2018_reply_is_a_flag_and_typed_string_there():
+    reply = json.loads(shared_file(JWQL_NAME).read_text())
+    declared = {f["name"]: f["type"] for f in reply["fields"]}
+    flags = _flag_columns(list(declared), reply["data"])
+    assert {"targoopp", "tsovisit", "selfref"} <= flags
+    assert all(declared[name] == "string" for name in flags)
+    assert all(get_field(name).type == "flag" for name in flags if name in catalogue())
+    # the real JSON booleans are typed boolean and are not flags
+    assert {n for n, t in declared.items() if t == "boolean"} == {"isRestricted", "isItar", "isStale"}
+    assert all(get_field(n).type == "boolean" for n in ("isRestricted", "isItar", "isStale"))
+
+
+# --- the live field list (issue 10 item 5) ---------------------------------------------------
+
+@pytest.fixture
+def live_fields():
+    """use_live_fields, undone after the test whatever happens."""
+    yield fields.use_live_fields
+    fields.reset_fields()
+
+
+def _reply_fields(names, kind="string"):
+    return [{"name": name, "type": kind} for name in names]
+
+
+def test_live_fields_report_added_and_removed_and_take_over_validation(live_fields):
+    from astroquery_nirspec.filters import translate
+    shipped = field_names()
+    live = _reply_fields(n for n in shipped if n not in ("grating", "texp_new"))
+    live.insert(3, {"name": "nrs_newkey", "type": "int"})
+    live.append({"name": "_selected_", "type": "boolean"})
+    changes = live_fields(live)
+    assert changes.colnames == ["name", "change", "type", "unit", "description"]
+    assert changes["name"].tolist() == ["grating", "nrs_newkey"]
+    assert changes["change"].tolist() == ["removed", "added"]
+    assert changes.meta == {"service": SERVICE, "live": len(shipped), "shipped": len(shipped)}
+    # validation now follows the live list, in its order
+    assert field_names()[3] == "nrs_newkey" and "grating" not in field_names()
+    assert get_field("NRS_NEWKEY") == Field("nrs_newkey", "int", "", get_field("nrs_newkey").description)
+    assert translate("nrs_newkey", "5") == {"paramName": "nrs_newkey", "values": [5]}
+    with pytest.raises(InvalidQueryError, match="Unknown field 'grating'"):
+        translate("grating", "G140M")
+    # fields in both keep the catalogue's type, unit and flag marking
+    assert get_field("effexptm").unit == "s" and get_field("targoopp").type == "flag"
+    assert fields_table().meta["source"] == "live service"
+    fields.reset_fields()
+    assert field_names() == shipped and get_field("grating").name == "grating"
+    assert fields_table().meta["source"] == "shipped catalogue"
+
+
+def test_tables_use_the_live_list(live_fields):
+    from astroquery_nirspec.tables import empty_table, rows_to_table
+    live_fields(_reply_fields(field_names()) + [{"name": "nrs_when", "type": "date"}])
+    assert isinstance(empty_table(["nrs_when"])["nrs_when"], Time)
+    t = rows_to_table([{"name": "nrs_when", "type": "string"}], [{"nrs_when": None}])
+    assert t["nrs_when"].info.description.startswith("Returned by the live service")
+
+
+@pytest.mark.parametrize("declared, kind", [
+    ("int", "int"), ("long", "int"), ("float", "float"), ("double", "float"), ("date", "datetime"),
+    ("datetime", "datetime"), ("boolean", "boolean"), ("string", "string"), ("char", "string"),
+    ("something", "string"),
+])
+def test_live_only_fields_take_their_declared_type(live_fields, declared, kind):
+    changes = live_fields([{"name": "x_new", "type": declared}])
+    assert get_field("x_new").type == kind and get_field("x_new").unit == ""
+    assert changes["name"][-1] == "x_new" and len(changes) == len(fields._load()) + 1
+
+
+def test_live_spelling_wins_for_a_shipped_field(live_fields):
+    changes = live_fields([{"name": "EFFEXPTM", "type": "float"}])
+    assert get_field("effexptm").name == "EFFEXPTM" and get_field("effexptm").unit == "s"
+    assert "effexptm" not in changes["name"]
+
+
+def test_the_same_list_as_shipped_changes_nothing(live_fields):
+    changes = live_fields(_reply_fields(field_names()))
+    assert len(changes) == 0 and changes.colnames[:2] == ["name", "change"]
+    assert tuple(catalogue().values()) == fields._load()
+
+
+@pytest.mark.parametrize("bad", [[], None, {"name": "grating"}, [{"type": "string"}], ["grating"],
+                                 [{"name": ""}]])
+def test_a_malformed_live_list_is_a_service_error_and_changes_nothing(live_fields, bad):
+    from astroquery.exceptions import RemoteServiceError
+    with pytest.raises(RemoteServiceError, match="shipped catalogue stays in use"):
+        live_fields(bad)
+    assert field_names() == tuple(f.name for f in fields._load())

@@ -73,6 +73,13 @@ def test_dates_become_ranges_on_the_mjd_twin():
     ("grating", "", r"empty"),
     ("grating", 1.5, r"Invalid value 1.5 \(float\) for field 'grating'"),
     ("isRestricted", "maybe", r"Accepted: True or False"),
+    ("targoopp", "yes", r"Invalid value 'yes' \(str\) for field 'targoopp' \(flag\).*"
+                        r"Accepted: True, False, 't', 'T', 'f' or 'F'"),
+    ("targoopp", "True", r"Invalid value 'True'.*Accepted: True, False, 't', 'T', 'f' or 'F'"),
+    ("tsovisit", 1, r"Invalid value 1 \(int\) for field 'tsovisit'"),
+    ("tsovisit", ["t", "x"], r"Invalid value 'x'"),
+    ("bkgdtarg", "t*", r"Wildcards apply to text fields only"),
+    ("crowdfld", ("f", "t"), r"Ranges apply to numeric and date fields only"),
 ])
 def test_bad_values_name_the_value_and_what_is_accepted(name, value, message):
     with pytest.raises(InvalidQueryError, match=message):
@@ -97,3 +104,22 @@ def test_parse_columns():
         parse_columns("zzz*")
     with pytest.raises(InvalidQueryError, match="Invalid columns 3"):
         parse_columns(3)
+
+
+# --- one-letter FITS flags (issue 10 item 2) ------------------------------------------------
+
+@pytest.mark.parametrize("value, sent", [
+    (True, "t"), (False, "f"), (np.True_, "t"), ("t", "t"), ("T", "t"), ("f", "f"), ("F", "f"),
+])
+def test_flags_are_sent_in_their_stored_form(value, sent):
+    assert translate("targoopp", value) == {"paramName": "targoopp", "values": [sent]}
+
+
+def test_a_list_of_flags_is_sent_in_the_stored_form():
+    assert translate("TSOVISIT", [True, "F"]) == {"paramName": "tsovisit", "values": ["t", "f"]}
+
+
+def test_real_json_booleans_keep_their_form():
+    # isRestricted, isItar and isStale are typed boolean by MAST, not one-letter flags
+    assert translate("isRestricted", False) == {"paramName": "isRestricted", "values": ["False"]}
+    assert translate("isItar", "true") == {"paramName": "isItar", "values": ["True"]}
