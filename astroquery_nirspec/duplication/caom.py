@@ -1,0 +1,266 @@
+"""
+How MAST's CAOM encodes JWST NIRSpec: ``instrument_name`` modes, ``filters`` values, ``obs_id``
+forms, program pages, tolerant column access, and the rows of several replies as one table.
+
+Pure functions, no I/O.
+"""
+import re
+
+import numpy as np
+from astropy import units as u
+from astropy.table import Table
+
+from ..tables import rows_to_table
+
+__all__ = [
+    "INSTRUMENT_MODE",
+    "APT_URL",
+    "parse_filters",
+    "parse_observation",
+    "observation_label",
+    "apt_url",
+    "caom_rows_table",
+]
+
+#: Observing mode of each CAOM ``instrument_name``. ``IMAGE`` rows are not spectroscopy; a
+#: bare ``NIRSPEC`` (older or planned rows) does not say its mode: it is ``UNKNOWN`` and counts
+#: as spectroscopy only when its ``filters`` name a disperser.
+INSTRUMENT_MODE = {
+    "NIRSPEC/MSA": "MOS",
+    "NIRSPEC/IFU": "IFU",
+    "NIRSPEC/SLIT": "FS",
+    "NIRSPEC/IMAGE": "IMAGE",
+    "NIRSPEC": "UNKNOWN",
+}
+
+
+#: Public APT page of a JWST program.
+APT_URL = "https://www.stsci.edu/jwst-program-info/program/?program={program}"
+
+_GRATING_TOKEN = re.compile(r"^(PRISM|G\d{3}[MH])$")
+_FILTER_TOKEN = re.compile(r"^(CLEAR|F\d{3}[A-Z]+)$")
+# Level-3 (and other combined) products: jw02736-o007_s06355_nirspec_f290lp-g395m
+_L3_OBS_ID = re.compile(r"^jw(\d{5})-o(\d{3})(?:_|$)", re.IGNORECASE)
+# Exposure-level products, executed or planned: jw02736007001_03103_00001_nrs1,
+# jw01208016001_xx106_00006_nirspec (program 5 digits, observation 3, visit 3)
+_EXPOSURE_OBS_ID = re.compile(r"^jw(\d{5})(\d{3})(\d{3})_", re.IGNORECASE)
+_DETECTOR_SUFFIX = re.compile(r"_nrs[12]$", re.IGNORECASE)
+
+
+def parse_filters(filters):
+    """
+    Split a CAOM ``filters`` value into its disperser and its filter.
+
+    The tokens are separated by ``;`` and classified by their shape, in any order:
+    ``PRISM`` or ``G<nnn><M|H>`` is the disperser; ``CLEAR`` or ``F<nnn>...`` is the filter.
+    Other tokens (``MIRROR``, ``OPAQUE``, ...) are ignored, so an imaging or target-acquisition
+    row has no disperser. If a value names two dispersers (or filters) the first one is used.
+
+    Parameters
+    ----------
+    filters : str or None
+        The CAOM ``filters`` value, e.g. ``'F290LP;G395H'``.
+
+    Returns
+    -------
+    grating, filter : str or None
+        Upper-case names, or None where the value names none.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication import parse_filters
+    >>> parse_filters('F290LP;G395H')
+    ('G395H', 'F290LP')
+    >>> parse_filters('prism;clear')
+    ('PRISM', 'CLEAR')
+    >>> parse_filters('F140X;MIRROR')
+    (None, 'F140X')
+    """
+    grating = filt = None
+    if filters is None or filters is np.ma.masked:
+        return grating, filt
+    for token in str(filters).replace(",", ";").split(";"):
+        token = token.strip().upper()
+        if grating is None and _GRATING_TOKEN.match(token):
+            grating = token
+        elif filt is None and _FILTER_TOKEN.match(token):
+            filt = token
+    return grating, filt
+
+
+def parse_observation(obs_id):
+    """
+    Program and observation numbers of a JWST CAOM ``obs_id``.
+
+    Both forms are understood: level-3 ``jwPPPPP-oOOO_...`` and exposure level
+    ``jwPPPPPOOOVVV_...`` (executed, or planned with an ``xx`` placeholder).
+
+    Parameters
+    ----------
+    obs_id : str
+        A CAOM ``obs_id``.
+
+    Returns
+    -------
+    program, observation : tuple of int, or None
+        None when the value names no single observation (e.g. ``jw01345-c1001_...``
+        association products that combine several observations).
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication import parse_observation
+    >>> parse_observation('jw02736-o007_s06355_nirspec_f290lp-g395m')
+    (2736, 7)
+    >>> parse_observation('jw01208016001_xx106_00006_nirspec')
+    (1208, 16)
+    >>> parse_observation('jw02736007001_03103_00001_nrs1')
+    (2736, 7)
+    >>> parse_observation('hst_12345_01_wfc3') is None
+    True
+    """
+    if obs_id is None or obs_id is np.ma.masked:
+        return None
+    text = str(obs_id).strip()
+    match = _L3_OBS_ID.match(text) or _EXPOSURE_OBS_ID.match(text)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+def observation_label(program, observation):
+    """
+    The conventional label of a JWST observation, ``jwPPPPP-oOOO``.
+
+    Parameters
+    ----------
+    program, observation : int
+        Program (proposal) and observation numbers.
+
+    Returns
+    -------
+    label : str
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication import observation_label
+    >>> observation_label(1345, 4)
+    'jw01345-o004'
+    """
+    return f"jw{int(program):05d}-o{int(observation):03d}"
+
+
+def apt_url(program):
+    """
+    The public program-information (APT) page of a JWST program.
+
+    Parameters
+    ----------
+    program : int or str
+        Program (proposal) ID.
+
+    Returns
+    -------
+    url : str
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication import apt_url
+    >>> apt_url('01345')
+    'https://www.stsci.edu/jwst-program-info/program/?program=1345'
+    """
+    return APT_URL.format(program=int(program))
+
+
+def exposure_key(obs_id):
+    """
+    The exposure an exposure-level ``obs_id`` names: the value without its detector suffix.
+
+    Parameters
+    ----------
+    obs_id : str
+        A CAOM ``obs_id``.
+
+    Returns
+    -------
+    key : str
+        Lower case, without ``_nrs1``/``_nrs2``: both detectors of one exposure give one key.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication.caom import exposure_key
+    >>> exposure_key('jw01345004001_03101_00001_NRS2')
+    'jw01345004001_03101_00001'
+    """
+    return _DETECTOR_SUFFIX.sub("", str(obs_id)).lower()
+
+
+# Column helpers: CAOM columns may be masked, mixed case, or Quantities
+
+def find_column(table, name):
+    """The column of ``table`` whose name matches ``name`` case-insensitively, or None."""
+    for colname in table.colnames:
+        if colname.lower() == name.lower():
+            return table[colname]
+    return None
+
+
+def str_values(col, n):
+    """A list of stripped strings ('' for masked or missing)."""
+    if col is None:
+        return [""] * n
+    mask = np.ma.getmaskarray(col)
+    data = np.ma.getdata(col)
+    return ["" if masked else str(value).strip() for value, masked in zip(data, mask)]
+
+
+def float_values(col, n, unit=None):
+    """A float array (NaN for masked or missing), converted to ``unit`` if it carries one."""
+    if col is None:
+        return np.full(n, np.nan)
+    if isinstance(col, u.Quantity):
+        return np.asarray(col.to_value(unit) if unit is not None else col.value, dtype=float)
+    values = np.ma.filled(np.ma.asanyarray(col).astype(float), np.nan)
+    values = np.asarray(values, dtype=float)
+    col_unit = getattr(col, "unit", None)
+    if unit is not None and col_unit is not None:
+        values = (values * u.Unit(col_unit)).to_value(unit)
+    return values
+
+
+def caom_rows_table(results):
+    """
+    One table of the CAOM rows of several replies, each observation product once.
+
+    Fields overlap near their edges, so a row can come back from two requests; rows
+    are told apart by ``obsid`` (CAOM's product-group id) when present.
+
+    Parameters
+    ----------
+    results : list of dict
+        Parsed replies (``fields`` and ``data``).
+
+    Returns
+    -------
+    rows : `~astropy.table.Table`
+
+    Examples
+    --------
+    >>> page = {"fields": [{"name": "obsid", "type": "string"}, {"name": "s_ra", "type": "float"}],
+    ...         "data": [{"obsid": 1, "s_ra": 10.0}, {"obsid": 2, "s_ra": 11.0}]}
+    >>> len(caom_rows_table([page, page]))
+    2
+    """
+    fields = next((r["fields"] for r in results if r.get("fields")), None)
+    if fields is None:
+        return Table()
+    seen, rows = set(), []
+    for result in results:
+        for row in result.get("data") or []:
+            key = row.get("obsid")
+            if key is None:
+                key = tuple(sorted((k, str(v)) for k, v in row.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(row)
+    return rows_to_table(fields, rows, describe=False)
