@@ -227,12 +227,49 @@ def float_values(col, n, unit=None):
     return values
 
 
+#: Columns whose value depends on the request, not on the row: ``distance`` (from the search
+#: position, added by the Position service) and the portal's ``_selected_`` flag.
+REQUEST_COLUMNS = ("distance", "_selected_")
+
+
+def row_identity(row):
+    """
+    What makes two CAOM rows the same row: every value except the request-dependent ones.
+
+    CAOM repeats an ``obsid`` across rows that differ in other columns (one row per filter of
+    a GALEX visit, for example), so ``obsid`` alone does not identify a row.
+
+    Parameters
+    ----------
+    row : dict
+        One row of a reply's ``data``.
+
+    Returns
+    -------
+    key : tuple
+        Hashable; equal for rows that differ at most in `REQUEST_COLUMNS`.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication.caom import row_identity
+    >>> a = {"obsid": "1", "filters": "NUV", "distance": 0.0}
+    >>> row_identity(a) == row_identity(dict(a, distance=12.5))
+    True
+    >>> row_identity(a) == row_identity(dict(a, filters="FUV"))
+    False
+    """
+    return tuple(sorted((key, repr(value)) for key, value in row.items()
+                        if key not in REQUEST_COLUMNS))
+
+
 def caom_rows_table(results):
     """
-    One table of the CAOM rows of several replies, each observation product once.
+    One table of the CAOM rows of several replies, each row once.
 
-    Fields overlap near their edges, so a row can come back from two requests; rows
-    are told apart by ``obsid`` (CAOM's product-group id) when present.
+    Fields overlap near their edges, so a row can come back from two requests (with a
+    different ``distance``, which depends on the request): such repeats are kept once
+    (`row_identity`). Rows that share an ``obsid`` but differ in any other column are
+    different rows and are all kept.
 
     Parameters
     ----------
@@ -242,11 +279,13 @@ def caom_rows_table(results):
     Returns
     -------
     rows : `~astropy.table.Table`
+        In the order first seen.
 
     Examples
     --------
-    >>> page = {"fields": [{"name": "obsid", "type": "string"}, {"name": "s_ra", "type": "float"}],
-    ...         "data": [{"obsid": 1, "s_ra": 10.0}, {"obsid": 2, "s_ra": 11.0}]}
+    >>> from astroquery_nirspec.duplication.caom import caom_rows_table
+    >>> page = {"fields": [{"name": "obsid", "type": "string"}, {"name": "filters", "type": "string"}],
+    ...         "data": [{"obsid": 1, "filters": "NUV"}, {"obsid": 1, "filters": "FUV"}]}
     >>> len(caom_rows_table([page, page]))
     2
     """
@@ -256,11 +295,8 @@ def caom_rows_table(results):
     seen, rows = set(), []
     for result in results:
         for row in result.get("data") or []:
-            key = row.get("obsid")
-            if key is None:
-                key = tuple(sorted((k, str(v)) for k, v in row.items()))
-            if key in seen:
-                continue
-            seen.add(key)
-            rows.append(row)
+            key = row_identity(row)
+            if key not in seen:
+                seen.add(key)
+                rows.append(row)
     return rows_to_table(fields, rows, describe=False)
