@@ -15,6 +15,9 @@ from ..tables import rows_to_table
 __all__ = [
     "INSTRUMENT_MODE",
     "APT_URL",
+    "row_mode",
+    "parse_aperture",
+    "product_label",
     "parse_filters",
     "parse_observation",
     "observation_label",
@@ -22,13 +25,16 @@ __all__ = [
     "caom_rows_table",
 ]
 
-#: Observing mode of each CAOM ``instrument_name``. ``IMAGE`` rows are not spectroscopy; a
+#: Observing mode of each CAOM ``instrument_name``. Bright-object time series are
+#: ``NIRSPEC/BOTS`` (``exp_type`` NRS_BRIGHTOBJ), or ``NIRSPEC/SLIT`` rows whose
+#: ``dataproduct_type`` is ``timeseries`` (`row_mode`). ``IMAGE`` rows are not spectroscopy; a
 #: bare ``NIRSPEC`` (older or planned rows) does not say its mode: it is ``UNKNOWN`` and counts
 #: as spectroscopy only when its ``filters`` name a disperser.
 INSTRUMENT_MODE = {
     "NIRSPEC/MSA": "MOS",
     "NIRSPEC/IFU": "IFU",
     "NIRSPEC/SLIT": "FS",
+    "NIRSPEC/BOTS": "BOTS",
     "NIRSPEC/IMAGE": "IMAGE",
     "NIRSPEC": "UNKNOWN",
 }
@@ -44,7 +50,99 @@ _L3_OBS_ID = re.compile(r"^jw(\d{5})-o(\d{3})(?:_|$)", re.IGNORECASE)
 # Exposure-level products, executed or planned: jw02736007001_03103_00001_nrs1,
 # jw01208016001_xx106_00006_nirspec (program 5 digits, observation 3, visit 3)
 _EXPOSURE_OBS_ID = re.compile(r"^jw(\d{5})(\d{3})(\d{3})_", re.IGNORECASE)
+# The slit of a fixed-slit or BOTS level-3 product: jw01345-o004_t001_nirspec_f290lp-g395h-s200a1
+_SLIT_SUFFIX = re.compile(r"-(s200a1|s200a2|s200b1|s400a1|s1600a1)(?:[-_]|$)", re.IGNORECASE)
+# The program of any JWST obs_id, also of products that name no single observation
+_PROGRAM = re.compile(r"^jw(\d{5})", re.IGNORECASE)
 _DETECTOR_SUFFIX = re.compile(r"_nrs[12]$", re.IGNORECASE)
+
+
+def row_mode(instrument_name, dataproduct_type=""):
+    """
+    The NIRSpec observing mode of a CAOM row.
+
+    Parameters
+    ----------
+    instrument_name : str
+        CAOM ``instrument_name``, case-insensitive.
+    dataproduct_type : str, optional
+        CAOM ``dataproduct_type``: a ``NIRSPEC/SLIT`` ``timeseries`` row is BOTS.
+
+    Returns
+    -------
+    mode : str or None
+        ``MOS``, ``IFU``, ``FS``, ``BOTS``, ``IMAGE``, ``UNKNOWN`` (bare ``NIRSPEC``, or a
+        ``NIRSPEC/...`` name this package does not know), or None for another instrument.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication.caom import row_mode
+    >>> row_mode('NIRSPEC/BOTS'), row_mode('nirspec/slit', 'timeseries'), row_mode('NIRSPEC/SLIT')
+    ('BOTS', 'BOTS', 'FS')
+    >>> row_mode('NIRSPEC/NEWMODE'), row_mode('NIRCAM/IMAGE') is None
+    ('UNKNOWN', True)
+    """
+    name = str(instrument_name).strip().upper()
+    mode = INSTRUMENT_MODE.get(name)
+    if mode is None:
+        return "UNKNOWN" if name.startswith("NIRSPEC/") else None
+    if mode == "FS" and str(dataproduct_type).strip().lower() == "timeseries":
+        return "BOTS"
+    return mode
+
+
+def parse_aperture(obs_id):
+    """
+    The fixed slit a level-3 ``obs_id`` names, if any.
+
+    Parameters
+    ----------
+    obs_id : str
+        A CAOM ``obs_id``.
+
+    Returns
+    -------
+    aperture : str
+        Upper case (e.g. ``'S1600A1'``), or ``''`` when the value names none (exposure-level
+        and planned products do not).
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication.caom import parse_aperture
+    >>> parse_aperture('jw02372-o001_t001_nirspec_f290lp-g395h-s1600a1-sub2048')
+    'S1600A1'
+    >>> parse_aperture('jw02736007001_03103_00001_nrs1')
+    ''
+    """
+    match = _SLIT_SUFFIX.search(str(obs_id))
+    return match.group(1).upper() if match else ""
+
+
+def product_label(obs_id):
+    """
+    A label and program for a JWST ``obs_id`` that names no single observation.
+
+    Parameters
+    ----------
+    obs_id : str
+        A CAOM ``obs_id`` such as an association product ``jw01345-c1001_...``.
+
+    Returns
+    -------
+    label : str
+        The ``obs_id`` up to its first ``_``.
+    program : int
+        The program number, or 0 when the value names none.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication.caom import product_label
+    >>> product_label('jw01345-c1001_t001_nirspec_f290lp-g395h')
+    ('jw01345-c1001', 1345)
+    """
+    text = str(obs_id).strip()
+    match = _PROGRAM.match(text)
+    return text.split("_")[0], int(match.group(1)) if match else 0
 
 
 def parse_filters(filters):

@@ -13,7 +13,8 @@ from astropy.table import Column, Table
 from astroquery.exceptions import InvalidQueryError
 
 from .caom import (INSTRUMENT_MODE, exposure_key, find_column, float_values, observation_label,
-                   parse_filters, parse_observation, str_values)
+                   parse_aperture, parse_filters, parse_observation, product_label, row_mode,
+                   str_values)
 
 __all__ = ["group_observations"]
 
@@ -26,6 +27,7 @@ _GROUP_COLUMNS = (
     ("instrument_name", str), ("mode", str), ("grating", str), ("filter", str),
     ("t_exptime", float), ("exptime_from", str), ("planned", bool), ("calib_level", int),
     ("s_ra", float), ("s_dec", float), ("dataRights", str), ("n_rows", int), ("n_exposures", int),
+    ("aperture", str), ("note", str),
 )
 _GROUP_UNITS = {"t_exptime": u.s, "s_ra": u.deg, "s_dec": u.deg}
 
@@ -34,16 +36,22 @@ def group_observations(caom_rows):
     """
     Group CAOM rows into NIRSpec observations and configurations with a total exposure time.
 
-    Rows that are not NIRSpec science spectroscopy are dropped first: other instruments or
-    collections, ``intentType`` other than science (case-insensitive; a table without the column
-    is taken as science only), ``NIRSPEC/IMAGE``, rows whose ``filters`` name no disperser
-    (imaging, target acquisition), and rows whose ``obs_id`` names no single observation. The
-    number dropped for each reason is in the result's ``meta['dropped']``.
+    Rows that are known not to be NIRSpec science spectroscopy are dropped first: other
+    instruments or collections, ``intentType`` other than science (case-insensitive; a table
+    without the column is taken as science only), ``NIRSPEC/IMAGE``, and rows whose ``filters``
+    name no disperser (imaging, target acquisition). The number dropped for each reason is in
+    the result's ``meta['dropped']``.
 
-    The remaining rows are grouped by observation (program + observation number, from
-    ``obs_id``), mode, grating and filter. A bare ``NIRSPEC`` row adopts the mode of the other
-    rows of its observation and configuration when they agree on one; otherwise its mode is
-    ``UNKNOWN``.
+    Nothing NIRSpec is dropped for being unclassifiable: such a row is kept and its group's
+    ``note`` says what is unknown (an unrecognised ``NIRSPEC/...`` name, whose mode is then
+    ``UNKNOWN``; no ``filters``, an unknown configuration; an ``obs_id`` naming no single
+    observation, e.g. an association ``jw01345-c1001_...``, grouped under that label).
+
+    The rows are grouped by observation (program + observation number, from ``obs_id``),
+    mode, grating and filter. ``NIRSPEC/BOTS`` rows, and ``NIRSPEC/SLIT`` rows whose
+    ``dataproduct_type`` is ``timeseries``, are bright-object time series (``BOTS``). A bare
+    ``NIRSPEC`` row adopts the mode of the other rows of its observation and configuration
+    when they agree on one; otherwise its mode is ``UNKNOWN``.
 
     The total exposure time of a group is the largest level-3 ``t_exptime`` of the group (each
     level-3 row, e.g. one per MOS source, carries the total), or, without level-3 rows, the sum
@@ -56,19 +64,20 @@ def group_observations(caom_rows):
         CAOM observation rows, e.g. from ``Observations.query_criteria``. Columns used
         (case-insensitive): ``obs_id``, ``instrument_name``, ``filters``, ``t_exptime``, ``s_ra``,
         ``s_dec``, ``calib_level``; optional: ``intentType``, ``obs_collection``,
-        ``proposal_id``, ``dataRights``.
+        ``proposal_id``, ``dataRights``, ``dataproduct_type``.
 
     Returns
     -------
     groups : `~astropy.table.Table`
         One row per observation and configuration, sorted by observation: ``observation``
         (``jwPPPPP-oOOO``), ``obs_id`` (a representative: the level-3 one if any),
-        ``proposal_id``, ``program``, ``instrument_name``, ``mode`` (MOS/IFU/FS/UNKNOWN),
+        ``proposal_id``, ``program``, ``instrument_name``, ``mode`` (MOS/IFU/FS/BOTS/UNKNOWN),
         ``grating``, ``filter``, ``t_exptime`` (total, s), ``exptime_from`` (``L3`` or
         ``exposures``), ``planned`` (only planned rows), ``calib_level`` (max), ``s_ra``,
         ``s_dec`` (deg, of the representative row; for MOS, of an exposure row when there is one,
         as the MSA radius is about the pointing), ``dataRights`` (the most restrictive),
-        ``n_rows``, ``n_exposures``.
+        ``n_rows``, ``n_exposures``, ``aperture`` (the slit that level-3 ``obs_id`` values name,
+        ``''`` when unknown) and ``note`` (what could not be classified, ``''`` normally).
 
     Raises
     ------
@@ -139,15 +148,25 @@ def _read_columns(caom_rows):
         "obs_collection": strings("obs_collection", "upper", default="JWST"),
         "proposal_id": strings("proposal_id"),
         "dataRights": strings("dataRights", "upper"),
+        "dataproduct_type": strings("dataproduct_type", "lower"),
     }
 
 
 def _classify_rows(columns):
-    """The rows kept (one dict each) and the number dropped for each reason."""
-    dropped = {"not_nirspec": 0, "not_science": 0, "not_spectroscopy": 0, "no_observation": 0}
+    """
+    The rows kept (one dict each) and the number dropped for each reason.
+
+    Only rows that are classified as something other than NIRSpec science spectroscopy are
+    dropped. A NIRSpec science row that cannot be fully classified is kept with a ``note``
+    saying what is unknown, so that the judge reports it: an unknown ``NIRSPEC/...`` name
+    (mode ``UNKNOWN``), no ``filters`` at all (configuration unknown), or an ``obs_id`` that
+    names no single observation (grouped under its own product label).
+    """
+    dropped = {"not_nirspec": 0, "not_science": 0, "not_spectroscopy": 0}
     kept = []
     for i in range(columns["n"]):
-        mode = INSTRUMENT_MODE.get(columns["instrument_name"][i])
+        instrument = columns["instrument_name"][i]
+        mode = row_mode(instrument, columns["dataproduct_type"][i])
         if columns["obs_collection"][i] != "JWST" or mode is None:
             dropped["not_nirspec"] += 1
             continue
@@ -155,17 +174,24 @@ def _classify_rows(columns):
             dropped["not_science"] += 1
             continue
         grating, filt = parse_filters(columns["filters"][i])
-        if mode == "IMAGE" or grating is None:
+        if mode == "IMAGE" or (grating is None and columns["filters"][i]):
             dropped["not_spectroscopy"] += 1
             continue
+        notes = []
+        if mode == "UNKNOWN" and instrument not in INSTRUMENT_MODE:
+            notes.append(f"instrument_name {instrument} not recognised")
+        if grating is None:
+            notes.append("configuration not recorded (no filters)")
         parsed = parse_observation(columns["obs_id"][i])
         if parsed is None:
-            dropped["no_observation"] += 1
-            continue
+            label, program = product_label(columns["obs_id"][i])
+            notes.append(f"obs_id {columns['obs_id'][i]} names no single observation")
+        else:
+            label, program = observation_label(*parsed), parsed[0]
         level = columns["calib_level"][i]
-        kept.append(dict(index=i, program=parsed[0], observation=observation_label(*parsed),
-                         mode=mode, grating=grating, filter=filt or "",
-                         level=int(level) if math.isfinite(level) else 0))
+        kept.append(dict(index=i, program=program, observation=label, mode=mode,
+                         grating=grating or "", filter=filt or "",
+                         level=int(level) if math.isfinite(level) else 0, note="; ".join(notes)))
     return kept, dropped
 
 
@@ -236,4 +262,11 @@ def _summarise(key, rows, columns):
         "s_ra": columns["s_ra"][pos], "s_dec": columns["s_dec"][pos],
         "dataRights": min(rights, key=lambda s: _RIGHTS_PRIORITY.get(s, 3)) if rights else "",
         "n_rows": len(rows), "n_exposures": n_exposures,
+        "aperture": _single({parse_aperture(columns["obs_id"][r["index"]]) for r in rows} - {""}),
+        "note": "; ".join(sorted({r["note"] for r in rows} - {""})),
     }
+
+
+def _single(values):
+    """The one value of a set, or '' when it holds none or several."""
+    return next(iter(values)) if len(values) == 1 else ""

@@ -36,6 +36,7 @@ class _Pair:
     mode_ok: bool
     mode_unknown: bool         # the archive does not record the mode
     same_elements: bool        # same grating and filter
+    config_unknown: bool       # the archive does not record the grating
     other_resolution: bool     # same band and filter at the other resolution (M vs H)
     ratio: float               # archived / planned total exposure time
     exptime_known: bool
@@ -125,7 +126,9 @@ def _group_values(groups):
             raise InvalidQueryError(
                 f"groups lack the column '{name}'; pass the output of group_observations.")
     g = {name: str_values(find_column(groups, name), n)
-         for name in ("observation", "obs_id", "proposal_id", "instrument_name", "dataRights")}
+         for name in ("observation", "obs_id", "proposal_id", "instrument_name", "dataRights",
+                      "note")}
+    g["aperture"] = [s.upper() for s in str_values(find_column(groups, "aperture"), n)]
     g.update({name: [s.upper() for s in str_values(groups[name], n)]
               for name in ("mode", "grating", "filter")})
     g.update({name: float_values(find_column(groups, name), n, unit)
@@ -180,6 +183,7 @@ def _measure(target, group, separation, radius, cross, rules):
         position_ok=bool(separation <= radius),
         mode_ok=group["mode"] == target["mode"] or cross,
         mode_unknown=group["mode"] not in SPECTROSCOPIC_MODES,
+        config_unknown=not group["grating"],
         same_elements=group["grating"] == target["grating"] and group["filter"] == target["filter"],
         other_resolution=(group["filter"] == target["filter"] and band is not None
                           and band == GRATING_BAND.get(target["grating"])
@@ -204,27 +208,8 @@ def _describe_pair(target, group, pair, rules):
         soft.append("centre just outside the radius")
         details.append(f'{what} {pair.separation:.2f}" from the target, outside the '
                        f'{_fmt(pair.radius)}" {kind} but within {_fmt(rules.near_factor)}x')
-    planned_config = f"{target['grating']}/{target['filter']}"
-    archived_config = f"{group['grating']}/{group['filter']}"
-    if pair.mode_unknown:
-        soft.append("mode unknown")
-        details.append(f"mode not recorded (instrument_name {group['instrument_name'] or 'NIRSPEC'})")
-    elif not pair.mode_ok:
-        hard.append("different mode")
-        details.append(f"different mode: {group['mode']} observation, {target['mode']} target")
-    elif pair.cross:
-        details.append(f"an MSA (MOS) observation counts against an {target['mode']} target")
-    else:
-        details.append(f"same mode ({group['mode']})")
-    if pair.same_elements:
-        details.append(f"same configuration {archived_config}")
-    elif pair.other_resolution:
-        soft.append("same band at the other resolution")
-        details.append(f"same band and filter at the other resolution: {archived_config} "
-                       f"vs planned {planned_config}")
-    else:
-        hard.append("different configuration")
-        details.append(f"different configuration: {archived_config} vs planned {planned_config}")
+    _describe_mode(target, group, pair, soft, hard, details)
+    _describe_configuration(target, group, pair, soft, hard, details)
     lo, hi = rules.exptime_range
     if not pair.exptime_known:
         soft.append("exposure time unknown")
@@ -236,7 +221,41 @@ def _describe_pair(target, group, pair, rules):
         if not pair.exptime_ok:
             soft.append("exposure ratio outside the factor")
     details.append("planned (not yet executed)" if group["planned"] else "executed")
+    if group["note"]:
+        details.append(f"not fully classified: {group['note']}")
     return soft, hard, details
+
+
+def _describe_mode(target, group, pair, soft, hard, details):
+    """The mode criterion's failures and sentence, appended to the lists given."""
+    if pair.mode_unknown:
+        soft.append("mode unknown")
+        details.append(f"mode not recorded (instrument_name {group['instrument_name'] or 'NIRSPEC'})")
+    elif not pair.mode_ok:
+        hard.append("different mode")
+        details.append(f"different mode: {group['mode']} observation, {target['mode']} target")
+    elif pair.cross:
+        details.append(f"an MSA (MOS) observation counts against an {target['mode']} target")
+    else:
+        details.append(f"same mode ({group['mode']})")
+
+
+def _describe_configuration(target, group, pair, soft, hard, details):
+    """The grating/filter criterion's failures and sentence, appended to the lists given."""
+    planned_config = f"{target['grating']}/{target['filter']}"
+    archived_config = f"{group['grating']}/{group['filter']}"
+    if pair.config_unknown:
+        soft.append("configuration unknown")
+        details.append(f"configuration not recorded, planned {planned_config}")
+    elif pair.same_elements:
+        details.append(f"same configuration {archived_config}")
+    elif pair.other_resolution:
+        soft.append("same band at the other resolution")
+        details.append(f"same band and filter at the other resolution: {archived_config} "
+                       f"vs planned {planned_config}")
+    else:
+        hard.append("different configuration")
+        details.append(f"different configuration: {archived_config} vs planned {planned_config}")
 
 
 def _verdict(soft, hard, details):

@@ -13,6 +13,9 @@ __all__ = [
     "MSA_CROSS_RADIUS",
     "APERTURES",
     "APERTURE_MODE",
+    "MODES",
+    "MODE_APERTURES",
+    "BOTS_APERTURE",
     "MSA_CROSS_MODES",
     "SPECTROSCOPIC_MODES",
     "GRATINGS",
@@ -55,13 +58,30 @@ APERTURE_MODE = {
     "S1600A1": "FS",
 }
 
+#: NIRSpec's science templates (observing modes) a target may name: multi-object (MSA),
+#: integral field, fixed slit, and bright-object time series (BOTS, through S1600A1).
+MODES = ("MOS", "IFU", "FS", "BOTS")
+
+#: The apertures each mode may use. A target without a mode takes its aperture's
+#: (`APERTURE_MODE`), so a BOTS target names its mode.
+MODE_APERTURES = {
+    "MOS": ("MSA",),
+    "IFU": ("IFU",),
+    "FS": ("S200A1", "S200A2", "S200B1", "S400A1", "S1600A1"),
+    "BOTS": ("S1600A1",),
+}
+
+#: Fixed-slit and BOTS observations through this aperture use the same slit and elements: one
+#: against the other is at most ``POSSIBLE`` ("same aperture and elements, different template").
+BOTS_APERTURE = "S1600A1"
+
 #: Target modes whose check also counts MSA (MOS) observations within the MSA cross-check
 #: radius: "NIRSpec FS or IFU spectroscopic observations can be considered duplications of MOS
 #: observations of the same astronomical target".
 MSA_CROSS_MODES = ("FS", "IFU")
 
 #: The spectroscopic modes a duplication check compares.
-SPECTROSCOPIC_MODES = ("MOS", "IFU", "FS")
+SPECTROSCOPIC_MODES = MODES
 
 #: NIRSpec dispersers, in wavelength order.
 GRATINGS = ("PRISM", "G140M", "G140H", "G235M", "G235H", "G395M", "G395H")

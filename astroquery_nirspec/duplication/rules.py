@@ -161,10 +161,13 @@ class DuplicationRules:
                 "exposure: archived total / planned total within "
                 "[1/exptime_factor, exptime_factor], inclusive",
                 "only NIRSpec science spectroscopy (intentType science; no imaging, target "
-                "acquisition or calibration); planned (calib_level -1) observations count",
+                "acquisition or calibration); planned (calib_level -1) observations count; "
+                "a NIRSpec science row that cannot be fully classified is judged and its "
+                "reason says what is unknown",
                 "DUPLICATE: every criterion met; POSSIBLE: exactly one soft failure (same band "
                 "and filter at the other resolution, exposure ratio outside the factor, centre "
-                "within near_factor x radius, mode unknown, or exposure time unknown); "
+                "within near_factor x radius, mode or configuration unknown, or exposure time "
+                "unknown); "
                 "otherwise NOT_DUPLICATE",
             ],
         }
