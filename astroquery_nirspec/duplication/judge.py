@@ -14,7 +14,8 @@ from astroquery.exceptions import InvalidQueryError
 
 from .caom import apt_url, find_column, float_values, parse_observation, str_values
 from .grouping import group_observations
-from .nirspec import GRATING_BAND, GRATING_RESOLUTION, MSA_CROSS_MODES, SPECTROSCOPIC_MODES
+from .nirspec import (BOTS_APERTURE, GRATING_BAND, GRATING_RESOLUTION, MSA_CROSS_MODES,
+                      SPECTROSCOPIC_MODES)
 from .rules import VERDICTS, DuplicationRules
 from .targets import read_targets
 
@@ -35,6 +36,7 @@ class _Pair:
     position_ok: bool
     mode_ok: bool
     mode_unknown: bool         # the archive does not record the mode
+    template: bool             # BOTS against FS through S1600A1: same slit, another template
     same_elements: bool        # same grating and filter
     config_unknown: bool       # the archive does not record the grating
     other_resolution: bool     # same band and filter at the other resolution (M vs H)
@@ -172,6 +174,16 @@ def _judge_target(target, separations, group_index, group_is_mos, g, rules):
     return found
 
 
+def _other_template(target, group):
+    """
+    BOTS against FS through S1600A1, in either direction: the same slit and elements under
+    another template. An FS observation whose slit CAOM does not record may be S1600A1.
+    """
+    if (target["mode"], group["mode"]) == ("BOTS", "FS"):
+        return group["aperture"] in (BOTS_APERTURE, "")
+    return (target["mode"], group["mode"]) == ("FS", "BOTS") and target["aperture"] == BOTS_APERTURE
+
+
 def _measure(target, group, separation, radius, cross, rules):
     """Each criterion of one (target, group) pair."""
     lo, hi = rules.exptime_range
@@ -183,6 +195,7 @@ def _measure(target, group, separation, radius, cross, rules):
         position_ok=bool(separation <= radius),
         mode_ok=group["mode"] == target["mode"] or cross,
         mode_unknown=group["mode"] not in SPECTROSCOPIC_MODES,
+        template=_other_template(target, group),
         config_unknown=not group["grating"],
         same_elements=group["grating"] == target["grating"] and group["filter"] == target["filter"],
         other_resolution=(group["filter"] == target["filter"] and band is not None
@@ -231,6 +244,12 @@ def _describe_mode(target, group, pair, soft, hard, details):
     if pair.mode_unknown:
         soft.append("mode unknown")
         details.append(f"mode not recorded (instrument_name {group['instrument_name'] or 'NIRSPEC'})")
+    elif pair.template:
+        soft.append("same aperture and elements, different template" if pair.same_elements
+                    else "different template")
+        slit = "" if group["aperture"] else " (the observation's slit is not recorded)"
+        details.append(f"different template through {BOTS_APERTURE}: {group['mode']} observation, "
+                       f"{target['mode']} target{slit}")
     elif not pair.mode_ok:
         hard.append("different mode")
         details.append(f"different mode: {group['mode']} observation, {target['mode']} target")

@@ -11,6 +11,7 @@ from astropy import units as u
 __all__ = [
     "DUPLICATION_RADII",
     "MSA_CROSS_RADIUS",
+    "SOURCE_RADIUS",
     "APERTURES",
     "APERTURE_MODE",
     "MODES",
@@ -43,6 +44,10 @@ DUPLICATION_RADII = {
 #: "NIRSpec FS or IFU spectroscopic observations can be considered duplications of MOS
 #: observations of the same astronomical target".
 MSA_CROSS_RADIUS = 180.0 * u.arcsec
+
+#: Distance within which a primary source of an open MSA shutter is taken to be the target
+#: (source-level MOS check), about the size of one MSA shutter.
+SOURCE_RADIUS = 0.5 * u.arcsec
 
 #: The apertures a planned target may use.
 APERTURES = tuple(DUPLICATION_RADII)

@@ -11,7 +11,7 @@ import numpy as np
 from astropy import units as u
 from astroquery.exceptions import InvalidQueryError
 
-from .nirspec import APERTURES, DUPLICATION_RADII, MSA_CROSS_RADIUS
+from .nirspec import APERTURES, DUPLICATION_RADII, MSA_CROSS_RADIUS, SOURCE_RADIUS
 
 __all__ = ["VERDICTS", "DuplicationRules"]
 
@@ -51,6 +51,9 @@ class DuplicationRules:
     msa_cross_radius : `~astropy.units.Quantity`, optional
         Radius within which an MSA observation counts against a fixed-slit or IFU target.
         Default 180 arcsec.
+    source_radius : `~astropy.units.Quantity`, optional
+        Radius within which a primary source of an open MSA shutter is the target itself
+        (the source-level MOS check). Default 0.5 arcsec.
 
     Raises
     ------
@@ -72,6 +75,7 @@ class DuplicationRules:
     exptime_factor: float = 4.0
     near_factor: float = 1.5
     msa_cross_radius: u.Quantity = MSA_CROSS_RADIUS
+    source_radius: u.Quantity = SOURCE_RADIUS
 
     def __post_init__(self):
         radii = {key: value.to(u.arcsec) for key, value in DUPLICATION_RADII.items()}
@@ -82,8 +86,8 @@ class DuplicationRules:
                     f"Unknown aperture '{aperture}' in radii; accepted: {', '.join(APERTURES)}.")
             radii[key] = _angle_arcsec(radius, f"radii['{aperture}']")
         object.__setattr__(self, "radii", MappingProxyType(radii))
-        object.__setattr__(self, "msa_cross_radius",
-                           _angle_arcsec(self.msa_cross_radius, "msa_cross_radius"))
+        for name in ("msa_cross_radius", "source_radius"):
+            object.__setattr__(self, name, _angle_arcsec(getattr(self, name), name))
         for name in ("exptime_factor", "near_factor"):
             value = getattr(self, name)
             try:
@@ -149,6 +153,7 @@ class DuplicationRules:
         return {
             "radii_arcsec": {key: float(value.value) for key, value in self.radii.items()},
             "msa_cross_radius_arcsec": float(self.msa_cross_radius.value),
+            "source_radius_arcsec": float(self.source_radius.value),
             "exptime_factor": self.exptime_factor,
             "exptime_ratio_min": lo,
             "exptime_ratio_max": hi,
@@ -157,7 +162,9 @@ class DuplicationRules:
                 "position: great-circle separation between the target and the observation "
                 "centre (s_ra, s_dec) within the target aperture's radius; for a fixed-slit "
                 "or IFU target an MSA observation within msa_cross_radius also counts",
-                "configuration: same mode, same grating and same filter",
+                "configuration: same mode (MOS, IFU, FS or BOTS), same grating and same filter; "
+                "BOTS against FS through S1600A1, either way, is a soft failure (same aperture "
+                "and elements, different template)",
                 "exposure: archived total / planned total within "
                 "[1/exptime_factor, exptime_factor], inclusive",
                 "only NIRSpec science spectroscopy (intentType science; no imaging, target "
@@ -166,8 +173,8 @@ class DuplicationRules:
                 "reason says what is unknown",
                 "DUPLICATE: every criterion met; POSSIBLE: exactly one soft failure (same band "
                 "and filter at the other resolution, exposure ratio outside the factor, centre "
-                "within near_factor x radius, mode or configuration unknown, or exposure time "
-                "unknown); "
+                "within near_factor x radius, BOTS against FS through S1600A1, mode or "
+                "configuration unknown, or exposure time unknown); "
                 "otherwise NOT_DUPLICATE",
             ],
         }

@@ -14,7 +14,8 @@ from astropy.table import Column, Table
 from astroquery.exceptions import InvalidQueryError
 
 # Local
-from .nirspec import APERTURE_MODE, APERTURES, GRATING_FILTER_PAIRS, GRATINGS, valid_filters
+from .nirspec import (APERTURE_MODE, APERTURES, GRATING_FILTER_PAIRS, GRATINGS, MODE_APERTURES, MODES,
+                      valid_filters)
 
 __all__ = ["read_targets", "TargetList", "TARGET_COLUMNS"]
 
@@ -229,6 +230,8 @@ def read_targets(targets):
         - ``ra``, ``dec``: ICRS degrees (numbers or angle Quantities), or a `~astropy.coordinates.SkyCoord`
           column ``coord`` (which is used when both are given);
         - ``aperture``: one of MSA, IFU, S200A1, S200A2, S400A1, S1600A1, S200B1;
+        - ``mode`` (optional): MOS, IFU, FS or BOTS; where absent or empty, the aperture's
+          (MSA: MOS, IFU: IFU, a slit: FS). BOTS (bright-object time series) uses S1600A1;
         - ``grating``, ``filter``: one of the nine valid NIRSpec pairs;
         - ``exposure_time``: planned total on-target time, in s, or a time Quantity.
 
@@ -237,7 +240,7 @@ def read_targets(targets):
     targets : `TargetList`
         A `~astropy.table.Table` (a `TargetList` is returned as it is) with columns ``name``,
         ``ra``, ``dec`` (float, deg), ``coord`` (ICRS SkyCoord), ``aperture``, ``mode``
-        (MOS/IFU/FS), ``grating``, ``filter`` (upper case), ``exposure_time`` (float, s).
+        (MOS/IFU/FS/BOTS), ``grating``, ``filter`` (upper case), ``exposure_time`` (float, s).
         Other input columns are not kept.
 
     Raises
@@ -272,6 +275,7 @@ def read_targets(targets):
     names = _unique_names(columns["name"], n)
     ra, dec = _positions(columns, names, n)
     apertures, gratings, filters = _configurations(columns, names, n)
+    modes = _modes(columns.get("mode"), apertures, names, n)
     exposure = _seconds(columns["exposure_time"], names, n)
 
     result = TargetList()
@@ -280,7 +284,7 @@ def read_targets(targets):
     result["dec"] = Column(dec, unit=u.deg)
     result["coord"] = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
     result["aperture"] = Column(apertures, dtype=str)
-    result["mode"] = Column([APERTURE_MODE[a] for a in apertures], dtype=str)
+    result["mode"] = Column(modes, dtype=str)
     result["grating"] = Column(gratings, dtype=str)
     result["filter"] = Column(filters, dtype=str)
     result["exposure_time"] = Column(exposure, unit=u.s)
@@ -338,3 +342,26 @@ def _configurations(columns, names, n):
                 f"Targets {label}: invalid grating/filter pair {gratings[index]}/{filters[index]}; "
                 f"valid filters for {gratings[index]}: {', '.join(valid_filters(gratings[index]))}.")
     return apertures, gratings, filters
+
+
+def _modes(column, apertures, names, n):
+    """Each target's mode: the ``mode`` column where given, else its aperture's."""
+    mask = np.ma.getmaskarray(column) if isinstance(column, np.ma.MaskedArray) else np.zeros(n, bool)
+    modes = []
+    for index in range(n):
+        value = None if column is None or mask[index] else column[index]
+        mode = "" if _is_missing(value) else str(value).strip().upper()
+        if not mode:
+            modes.append(APERTURE_MODE[apertures[index]])
+            continue
+        label = _row_label(index, names)
+        if mode not in MODES:
+            raise InvalidQueryError(
+                f"Targets {label}: unknown mode '{value}'; accepted: {', '.join(MODES)} "
+                "(or leave it empty to take the aperture's).")
+        if apertures[index] not in MODE_APERTURES[mode]:
+            raise InvalidQueryError(
+                f"Targets {label}: mode {mode} cannot use aperture {apertures[index]}; "
+                f"accepted for {mode}: {', '.join(MODE_APERTURES[mode])}.")
+        modes.append(mode)
+    return modes
