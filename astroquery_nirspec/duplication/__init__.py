@@ -16,7 +16,8 @@ Pure building blocks, with no network access, one concern per module:
   gives a verdict (``DUPLICATE``, ``POSSIBLE`` or ``NOT_DUPLICATE``) with each criterion in
   its own column;
 - ``search``: the sky fields of a target list and their CAOM
-  requests.
+  requests;
+- ``report``: `build_report` turns the CAOM replies of a check into its report.
 
 >>> from astroquery_nirspec.duplication import DuplicationRules, DUPLICATION_RADII
 >>> DUPLICATION_RADII['MSA']
@@ -49,6 +50,7 @@ from .nirspec import (
     SPECTROSCOPIC_MODES,
     valid_filters,
 )
+from .report import build_report
 from .rules import VERDICTS, DuplicationRules
 from .targets import TARGET_COLUMNS, TargetList, read_targets
 
@@ -74,6 +76,7 @@ __all__ = [
     "DuplicationRules",
     "TargetList",
     "apt_url",
+    "build_report",
     "evaluate",
     "group_observations",
     "observation_label",

@@ -82,7 +82,7 @@ def group_observations(caom_rows):
     Raises
     ------
     astroquery.exceptions.InvalidQueryError
-        If a required column is missing.
+        If a required column is missing (a table without rows needs none).
 
     Examples
     --------
@@ -123,7 +123,7 @@ def _read_columns(caom_rows):
         raise InvalidQueryError(f"caom_rows must be an astropy Table, got {type(caom_rows).__name__}.")
     n = len(caom_rows)
     for name in _REQUIRED:
-        if find_column(caom_rows, name) is None:
+        if n and find_column(caom_rows, name) is None:   # no rows: nothing to group
             raise InvalidQueryError(
                 f"CAOM rows lack the column '{name}'; required: {', '.join(_REQUIRED)}.")
 
