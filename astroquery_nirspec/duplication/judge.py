@@ -1,10 +1,14 @@
 """
 The judge: planned targets against grouped observations, one verdict per near pair.
 
-`evaluate` finds the groups near each target, measures each criterion of each pair, words the
-reason and gives the verdict; `_result_table` lays the records out as the report. Pure, no I/O.
+`evaluate` judges every near (target, observation) pair at once, as arrays: the pairs come
+from separations computed in blocks of targets against the observations of their declination
+band (`_pairs_within`), each criterion is a boolean array, and the reason of each distinct
+combination of criteria is worded once (`_wording`) and then filled with each pair's numbers.
+Pure, no I/O.
 """
 from dataclasses import dataclass
+from string import Formatter
 
 import numpy as np
 from astropy import units as u
@@ -27,22 +31,46 @@ _GROUP_REQUIRED = ("observation", "mode", "grating", "filter", "t_exptime", "s_r
 
 
 @dataclass(frozen=True)
-class _Pair:
-    """What was measured about one (target, group) pair."""
+class _Pairs:
+    """The near (target, group) pairs and each criterion, one array element per pair."""
 
-    separation: float          # arcsec
-    radius: float              # arcsec, the radius that applies to this pair
-    cross: bool                # an MSA observation of an FS/IFU target (the MOS cross-check)
+    target: np.ndarray         # target index
+    group: np.ndarray          # group index
+    separation: np.ndarray     # arcsec
+    radius: np.ndarray         # arcsec, the radius that applies to the pair
+    cross: np.ndarray          # an MSA observation of an FS/IFU target (the MOS cross-check)
+    position_ok: np.ndarray
+    mode_ok: np.ndarray
+    mode_unknown: np.ndarray   # the archive does not record the mode
+    template: np.ndarray       # BOTS against FS through S1600A1: same slit, another template
+    same_elements: np.ndarray  # same grating and filter
+    config_unknown: np.ndarray  # the archive does not record the grating
+    other_resolution: np.ndarray  # same band and filter at the other resolution (M vs H)
+    ratio: np.ndarray          # archived / planned total exposure time
+    exptime_known: np.ndarray
+    exptime_ok: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Flags:
+    """The facts that decide a pair's verdict and wording: one combination of them."""
+
+    cross: bool
     position_ok: bool
+    mode_unknown: bool
+    template: bool
     mode_ok: bool
-    mode_unknown: bool         # the archive does not record the mode
-    template: bool             # BOTS against FS through S1600A1: same slit, another template
-    same_elements: bool        # same grating and filter
-    config_unknown: bool       # the archive does not record the grating
-    other_resolution: bool     # same band and filter at the other resolution (M vs H)
-    ratio: float               # archived / planned total exposure time
+    same_elements: bool
+    config_unknown: bool
+    other_resolution: bool
     exptime_known: bool
     exptime_ok: bool
+    planned: bool
+    has_note: bool             # the group's note says what could not be classified
+    slit_known: bool           # CAOM names the observation's slit
+
+
+_FLAGS = tuple(_Flags.__dataclass_fields__)
 
 
 def evaluate(targets, groups, rules=None):
@@ -101,23 +129,19 @@ def evaluate(targets, groups, rules=None):
         raise InvalidQueryError(f"rules must be a DuplicationRules, got {type(rules).__name__}.")
     targets = read_targets(targets)
     g = _group_values(groups)
-    # Groups without a usable position cannot be matched.
-    group_index = np.flatnonzero(np.isfinite(g["s_ra"]) & np.isfinite(g["s_dec"]))
-    if len(targets) and len(group_index):
-        group_coords = SkyCoord(g["s_ra"][group_index] * u.deg, g["s_dec"][group_index] * u.deg,
-                                frame="icrs")
-        separations = _separations_arcsec(targets["coord"], group_coords)
-    else:
-        separations = np.empty((len(targets), 0))
-    group_is_mos = np.array([g["mode"][j] == "MOS" for j in group_index], dtype=bool)
-    records = []
-    for i, target in enumerate(targets):
-        records.extend(_judge_target(target, separations[i], group_index, group_is_mos, g, rules))
-    return _result_table(records, rules)
+    t = _target_values(targets, rules)
+    pairs = _near_pairs(targets, g, t, rules)
+    severity, reasons = _judge(pairs, t, g, rules)
+    return _result_table(pairs, severity, reasons, t, g, rules)
+
+
+def _strings(values):
+    """A numpy string array (``'<U1'`` when empty)."""
+    return np.array(values, dtype=str) if len(values) else np.zeros(0, dtype="U1")
 
 
 def _group_values(groups):
-    """The group columns used, as lists and float arrays (raw CAOM rows are grouped first)."""
+    """The group columns used, as arrays (raw CAOM rows are grouped first)."""
     if not isinstance(groups, Table):
         raise InvalidQueryError(f"groups must be an astropy Table, got {type(groups).__name__}.")
     if "observation" not in groups.colnames and find_column(groups, "filters") is not None:
@@ -127,158 +151,203 @@ def _group_values(groups):
         if name not in groups.colnames:
             raise InvalidQueryError(
                 f"groups lack the column '{name}'; pass the output of group_observations.")
-    g = {name: str_values(find_column(groups, name), n)
+    g = {name: _strings(str_values(find_column(groups, name), n))
          for name in ("observation", "obs_id", "proposal_id", "instrument_name", "dataRights",
                       "note")}
-    g["aperture"] = [s.upper() for s in str_values(find_column(groups, "aperture"), n)]
-    g.update({name: [s.upper() for s in str_values(groups[name], n)]
-              for name in ("mode", "grating", "filter")})
+    g.update({name: _strings([s.upper() for s in str_values(find_column(groups, name), n)])
+              for name in ("mode", "grating", "filter", "aperture")})
     g.update({name: float_values(find_column(groups, name), n, unit)
               for name, unit in (("t_exptime", u.s), ("s_ra", u.deg), ("s_dec", u.deg),
                                  ("calib_level", None), ("n_rows", None))})
     planned = find_column(groups, "planned")
     g["planned"] = (np.asarray(np.ma.filled(planned, False), dtype=bool) if planned is not None
                     else g["calib_level"] == -1)
+    programs = [parse_observation(label) for label in g["observation"]]
+    g["apt_url"] = _strings([apt_url(p[0]) if p else "" for p in programs])
+    g["band"] = np.array([_band(grating) for grating in g["grating"]], dtype=int)
+    g["resolution"] = _strings([GRATING_RESOLUTION.get(grating, "") for grating in g["grating"]])
     return g
 
 
-def _separations_arcsec(target_coords, group_coords, chunk=256):
-    """Targets x groups separation matrix in arcsec (chunked over targets to bound memory)."""
-    result = np.empty((len(target_coords), len(group_coords)))
-    for start in range(0, len(target_coords), chunk):
-        block = target_coords[start:start + chunk]
-        result[start:start + chunk] = block[:, np.newaxis].separation(
-            group_coords[np.newaxis, :]).arcsec
-    return result
+def _band(grating):
+    band = GRATING_BAND.get(grating)
+    return -1 if band is None else band
 
 
-def _judge_target(target, separations, group_index, group_is_mos, g, rules):
-    """The records of one target: one per near group, or one saying nothing is near."""
-    t_radius = rules.radius_for(target["aperture"]).to_value(u.arcsec)
-    # radius per group: the MOS cross-check radius for an MSA observation of an FS/IFU target
-    crosses = group_is_mos & (target["mode"] in MSA_CROSS_MODES)
-    radii = np.where(crosses, max(t_radius, rules.msa_cross_radius.to_value(u.arcsec)), t_radius)
-    found = []
-    for column in np.flatnonzero(separations <= rules.near_factor * radii):
-        group = {key: values[group_index[column]] for key, values in g.items()}
-        pair = _measure(target, group, separations[column], radii[column], bool(crosses[column]),
-                        rules)
-        found.append(_record(group, pair, *_verdict(*_describe_pair(target, group, pair, rules))))
-    found.sort(key=lambda r: (_SEVERITY[r["verdict"]], r["separation"], r["observation"]))
-    if not found:
-        found.append(_nothing_near(target, t_radius, rules))
-    for record in found:
-        record.update(target=target["name"], target_aperture=target["aperture"],
-                      target_mode=target["mode"], target_grating=target["grating"],
-                      target_filter=target["filter"], target_exptime=target["exposure_time"])
-    return found
+def _target_values(targets, rules):
+    """The target columns used, as arrays, with each target's radius (arcsec)."""
+    t = {name: np.asarray(targets[name]).astype(str)
+         for name in ("name", "aperture", "mode", "grating", "filter")}
+    t["exposure_time"] = np.asarray(targets["exposure_time"], dtype=float)
+    t["radius"] = np.array([rules.radius_for(a).to_value(u.arcsec) for a in t["aperture"]])
+    t["cross"] = np.isin(t["mode"], MSA_CROSS_MODES)
+    t["band"] = np.array([_band(grating) for grating in t["grating"]], dtype=int)
+    t["resolution"] = _strings([GRATING_RESOLUTION.get(grating, "") for grating in t["grating"]])
+    return t
 
 
-def _other_template(target, group):
+def _near_pairs(targets, g, t, rules):
     """
-    BOTS against FS through S1600A1, in either direction: the same slit and elements under
-    another template. An FS observation whose slit CAOM does not record may be S1600A1.
+    The pairs whose centre lies within ``near_factor`` times the pair's radius: the target
+    aperture's, or the MOS cross-check radius for an MSA observation of an FS/IFU target.
     """
-    if (target["mode"], group["mode"]) == ("BOTS", "FS"):
-        return group["aperture"] in (BOTS_APERTURE, "")
-    return (target["mode"], group["mode"]) == ("FS", "BOTS") and target["aperture"] == BOTS_APERTURE
+    cross_radius = rules.msa_cross_radius.to_value(u.arcsec)
+    positioned = np.flatnonzero(np.isfinite(g["s_ra"]) & np.isfinite(g["s_dec"]))
+    ti = gj = np.zeros(0, dtype=int)
+    sep = np.zeros(0)
+    if len(positioned):
+        reach = rules.near_factor * max(t["radius"].max(), cross_radius if t["cross"].any() else 0)
+        reach *= 1 + 1e-9                      # the exact cut per pair follows
+        group_coords = SkyCoord(g["s_ra"][positioned] * u.deg, g["s_dec"][positioned] * u.deg,
+                                frame="icrs")
+        ti, column, sep = _pairs_within(targets["coord"], group_coords, reach)
+        gj = positioned[column]
+    cross = t["cross"][ti] & (g["mode"][gj] == "MOS")
+    radius = np.where(cross, np.maximum(t["radius"][ti], cross_radius), t["radius"][ti])
+    keep = sep <= rules.near_factor * radius
+    order = np.lexsort((gj[keep], ti[keep]))
+    ti, gj, sep = ti[keep][order], gj[keep][order], sep[keep][order]
+    return _criteria(ti, gj, sep, cross[keep][order], radius[keep][order], g, t, rules)
 
 
-def _measure(target, group, separation, radius, cross, rules):
-    """Each criterion of one (target, group) pair."""
+def _pairs_within(target_coords, group_coords, reach, chunk=256):
+    """
+    (target index, group index, separation in arcsec) of every pair closer than ``reach``
+    arcsec. Targets are taken in declination order, a block at a time, each block against the
+    groups of its declination band only (a separation is never smaller than the difference
+    in declination), so the work grows with the pairs near each other, not with
+    targets x groups.
+    """
+    t_dec, g_dec = target_coords.dec.deg, group_coords.dec.deg
+    t_order, g_order = np.argsort(t_dec, kind="stable"), np.argsort(g_dec, kind="stable")
+    g_sorted = g_dec[g_order]
+    band = reach / 3600.0
+    found = [(np.zeros(0, int), np.zeros(0, int), np.zeros(0))]
+    for start in range(0, len(t_order), chunk):
+        block = t_order[start:start + chunk]
+        lo = np.searchsorted(g_sorted, t_dec[block].min() - band, side="left")
+        hi = np.searchsorted(g_sorted, t_dec[block].max() + band, side="right")
+        if lo == hi:
+            continue
+        candidates = g_order[lo:hi]
+        sep = target_coords[block][:, np.newaxis].separation(
+            group_coords[candidates][np.newaxis, :]).arcsec
+        i, j = np.nonzero(sep <= reach)
+        found.append((block[i], candidates[j], sep[i, j]))
+    return tuple(np.concatenate(parts) for parts in zip(*found))
+
+
+def _criteria(ti, gj, sep, cross, radius, g, t, rules):
+    """Each criterion of every pair, as boolean arrays."""
     lo, hi = rules.exptime_range
-    band, resolution = GRATING_BAND.get(group["grating"]), GRATING_RESOLUTION.get(group["grating"])
-    ratio = group["t_exptime"] / target["exposure_time"]
-    exptime_known = bool(np.isfinite(ratio) and ratio > 0)
-    return _Pair(
-        separation=separation, radius=radius, cross=cross,
-        position_ok=bool(separation <= radius),
-        mode_ok=group["mode"] == target["mode"] or cross,
-        mode_unknown=group["mode"] not in SPECTROSCOPIC_MODES,
-        template=_other_template(target, group),
-        config_unknown=not group["grating"],
-        same_elements=group["grating"] == target["grating"] and group["filter"] == target["filter"],
-        other_resolution=(group["filter"] == target["filter"] and band is not None
-                          and band == GRATING_BAND.get(target["grating"])
-                          and resolution != GRATING_RESOLUTION.get(target["grating"])),
-        ratio=ratio, exptime_known=exptime_known,
-        exptime_ok=exptime_known and lo * (1 - _RATIO_RTOL) <= ratio <= hi * (1 + _RATIO_RTOL))
+    t_mode, g_mode = t["mode"][ti], g["mode"][gj]
+    same_filter = g["filter"][gj] == t["filter"][ti]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = g["t_exptime"][gj] / t["exposure_time"][ti]
+        exptime_known = np.isfinite(ratio) & (ratio > 0)
+        exptime_ok = exptime_known & (lo * (1 - _RATIO_RTOL) <= ratio) & (ratio <= hi * (1 + _RATIO_RTOL))
+    template = (((t_mode == "BOTS") & (g_mode == "FS") & np.isin(g["aperture"][gj], (BOTS_APERTURE, "")))
+                | ((t_mode == "FS") & (g_mode == "BOTS") & (t["aperture"][ti] == BOTS_APERTURE)))
+    return _Pairs(
+        target=ti, group=gj, separation=sep, radius=radius, cross=cross,
+        position_ok=sep <= radius,
+        mode_ok=(g_mode == t_mode) | cross,
+        mode_unknown=~np.isin(g_mode, SPECTROSCOPIC_MODES),
+        template=template,
+        same_elements=(g["grating"][gj] == t["grating"][ti]) & same_filter,
+        config_unknown=g["grating"][gj] == "",
+        other_resolution=(same_filter & (g["band"][gj] >= 0) & (g["band"][gj] == t["band"][ti])
+                          & (g["resolution"][gj] != t["resolution"][ti])),
+        ratio=ratio, exptime_known=exptime_known, exptime_ok=exptime_ok)
+
+
+def _judge(pairs, t, g, rules):
+    """
+    (severity, reasons) of every pair (severity: the index of its verdict in `VERDICTS`);
+    each distinct combination of flags is judged and worded once.
+    """
+    ti, gj = pairs.target, pairs.group
+    flags = {name: getattr(pairs, name) for name in _FLAGS[:10]}
+    flags.update(planned=g["planned"][gj], has_note=g["note"][gj] != "",
+                 slit_known=g["aperture"][gj] != "")
+    codes = np.zeros(len(ti), dtype=np.int64)
+    for bit, name in enumerate(_FLAGS):
+        codes |= flags[name].astype(np.int64) << bit
+    values = {
+        "sep": pairs.separation, "ratio": pairs.ratio,
+        "t_mode": t["mode"][ti], "g_mode": g["mode"][gj],
+        "t_grating": t["grating"][ti], "t_filter": t["filter"][ti],
+        "g_grating": g["grating"][gj], "g_filter": g["filter"][gj],
+        "instrument": np.where(g["instrument_name"][gj] == "", "NIRSPEC", g["instrument_name"][gj]),
+        # numbers of a group or a target are formatted once each, not once per pair
+        "t_exptime": _formatted(g["t_exptime"], ".6g")[gj],
+        "exposure_time": _formatted(t["exposure_time"], ".6g")[ti],
+        "radius": _formatted(pairs.radius, "g"),
+        "note": g["note"][gj],
+    }
+    severity = np.zeros(len(ti), dtype=int)
+    reasons = np.empty(len(ti), dtype=object)
+    uniques, inverse = np.unique(codes, return_inverse=True)
+    for k, code in enumerate(uniques):
+        members = np.flatnonzero(inverse == k)
+        verdict, template = _wording(_Flags(*[bool(code >> bit & 1) for bit in range(len(_FLAGS))]),
+                                     rules)
+        fmt, names = _positional(template)
+        columns = [values[name][members].tolist() for name in names]
+        severity[members] = _SEVERITY[verdict]
+        reasons[members] = [fmt.format(*row) for row in zip(*columns)] if names else template
+    return severity, reasons
+
+
+def _formatted(values, spec):
+    """``values`` formatted with ``spec``, each distinct value once: an object array."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return np.array([format(v, spec) for v in distinct.tolist()], dtype=object)[inverse]
+
+
+def _positional(template):
+    """A template with named fields as (positional template, field names in order)."""
+    parts, names = [], []
+    for literal, name, spec, _ in Formatter().parse(template):
+        parts.append(literal.replace("{", "{{").replace("}", "}}"))
+        if name is not None:
+            parts.append(f"{{{len(names)}{':' + spec if spec else ''}}}")
+            names.append(name)
+    return "".join(parts), names
 
 
 def _fmt(value):
     return f"{value:g}"
 
 
-def _describe_pair(target, group, pair, rules):
-    """Human-readable parts of a reason: (soft failures, hard failures, detail sentences)."""
+def _wording(flags, rules):
+    """
+    The verdict and reason template of one combination of flags: any hard failure, or two
+    soft ones, rule a duplicate out; the pair's numbers and names are fields of the template.
+    """
     soft, hard, details = [], [], []
-    what = "MSA field centre" if pair.cross else "centre"
-    kind = "MOS cross-check radius" if pair.cross else "radius"
-    if pair.position_ok:
-        details.append(f'{what} {pair.separation:.2f}" from the target, within the '
-                       f'{_fmt(pair.radius)}" {kind}')
+    what, kind = ("MSA field centre", "MOS cross-check radius") if flags.cross else ("centre", "radius")
+    if flags.position_ok:
+        details.append(f'{what} {{sep:.2f}}" from the target, within the {{radius}}" {kind}')
     else:
         soft.append("centre just outside the radius")
-        details.append(f'{what} {pair.separation:.2f}" from the target, outside the '
-                       f'{_fmt(pair.radius)}" {kind} but within {_fmt(rules.near_factor)}x')
-    _describe_mode(target, group, pair, soft, hard, details)
-    _describe_configuration(target, group, pair, soft, hard, details)
+        details.append(f'{what} {{sep:.2f}}" from the target, outside the {{radius}}" {kind} '
+                       f'but within {_fmt(rules.near_factor)}x')
+    _word_mode(flags, soft, hard, details)
+    _word_configuration(flags, soft, hard, details)
     lo, hi = rules.exptime_range
-    if not pair.exptime_known:
+    if not flags.exptime_known:
         soft.append("exposure time unknown")
         details.append("no usable archived exposure time")
     else:
-        inside = "within" if pair.exptime_ok else "outside"
-        details.append(f"exposure ratio {pair.ratio:.3g} ({group['t_exptime']:.6g} s archived / "
-                       f"{target['exposure_time']:.6g} s planned) {inside} [{_fmt(lo)}, {_fmt(hi)}]")
-        if not pair.exptime_ok:
+        inside = "within" if flags.exptime_ok else "outside"
+        details.append(f"exposure ratio {{ratio:.3g}} ({{t_exptime}} s archived / "
+                       f"{{exposure_time}} s planned) {inside} [{_fmt(lo)}, {_fmt(hi)}]")
+        if not flags.exptime_ok:
             soft.append("exposure ratio outside the factor")
-    details.append("planned (not yet executed)" if group["planned"] else "executed")
-    if group["note"]:
-        details.append(f"not fully classified: {group['note']}")
-    return soft, hard, details
-
-
-def _describe_mode(target, group, pair, soft, hard, details):
-    """The mode criterion's failures and sentence, appended to the lists given."""
-    if pair.mode_unknown:
-        soft.append("mode unknown")
-        details.append(f"mode not recorded (instrument_name {group['instrument_name'] or 'NIRSPEC'})")
-    elif pair.template:
-        soft.append("same aperture and elements, different template" if pair.same_elements
-                    else "different template")
-        slit = "" if group["aperture"] else " (the observation's slit is not recorded)"
-        details.append(f"different template through {BOTS_APERTURE}: {group['mode']} observation, "
-                       f"{target['mode']} target{slit}")
-    elif not pair.mode_ok:
-        hard.append("different mode")
-        details.append(f"different mode: {group['mode']} observation, {target['mode']} target")
-    elif pair.cross:
-        details.append(f"an MSA (MOS) observation counts against an {target['mode']} target")
-    else:
-        details.append(f"same mode ({group['mode']})")
-
-
-def _describe_configuration(target, group, pair, soft, hard, details):
-    """The grating/filter criterion's failures and sentence, appended to the lists given."""
-    planned_config = f"{target['grating']}/{target['filter']}"
-    archived_config = f"{group['grating']}/{group['filter']}"
-    if pair.config_unknown:
-        soft.append("configuration unknown")
-        details.append(f"configuration not recorded, planned {planned_config}")
-    elif pair.same_elements:
-        details.append(f"same configuration {archived_config}")
-    elif pair.other_resolution:
-        soft.append("same band at the other resolution")
-        details.append(f"same band and filter at the other resolution: {archived_config} "
-                       f"vs planned {planned_config}")
-    else:
-        hard.append("different configuration")
-        details.append(f"different configuration: {archived_config} vs planned {planned_config}")
-
-
-def _verdict(soft, hard, details):
-    """(verdict, reason) from the failures: any hard one, or two soft ones, rule it out."""
+    details.append("planned (not yet executed)" if flags.planned else "executed")
+    if flags.has_note:
+        details.append("not fully classified: {note}")
     if hard:
         verdict, summary = "NOT_DUPLICATE", ", ".join(hard)
         if soft:
@@ -292,34 +361,52 @@ def _verdict(soft, hard, details):
     return verdict, f"{summary}: " + "; ".join(details)
 
 
-def _record(group, pair, verdict, reason):
-    """One report row (without the target's columns) for a near pair."""
-    program = parse_observation(group["observation"])
-    return dict(
-        observation=group["observation"], obs_id=group["obs_id"], proposal_id=group["proposal_id"],
-        apt_url=apt_url(program[0]) if program else "",
-        instrument_name=group["instrument_name"], mode=group["mode"],
-        grating=group["grating"], filter=group["filter"],
-        calib_level=int(group["calib_level"]) if np.isfinite(group["calib_level"]) else None,
-        planned=bool(group["planned"]), dataRights=group["dataRights"],
-        t_exptime=group["t_exptime"], exptime_ratio=pair.ratio if pair.exptime_known else np.nan,
-        s_ra=group["s_ra"], s_dec=group["s_dec"], separation=pair.separation, radius=pair.radius,
-        n_rows=int(group["n_rows"]) if np.isfinite(group["n_rows"]) else None,
-        position_ok=pair.position_ok, mode_ok=bool(pair.mode_ok),
-        config_ok=bool(pair.mode_ok and pair.same_elements), exptime_ok=bool(pair.exptime_ok),
-        verdict=verdict, reason=reason)
+def _word_mode(flags, soft, hard, details):
+    """The mode criterion's failures and sentence, appended to the lists given."""
+    if flags.mode_unknown:
+        soft.append("mode unknown")
+        details.append("mode not recorded (instrument_name {instrument})")
+    elif flags.template:
+        soft.append("same aperture and elements, different template" if flags.same_elements
+                    else "different template")
+        slit = "" if flags.slit_known else " (the observation's slit is not recorded)"
+        details.append(f"different template through {BOTS_APERTURE}: {{g_mode}} observation, "
+                       f"{{t_mode}} target{slit}")
+    elif not flags.mode_ok:
+        hard.append("different mode")
+        details.append("different mode: {g_mode} observation, {t_mode} target")
+    elif flags.cross:
+        details.append("an MSA (MOS) observation counts against an {t_mode} target")
+    else:
+        details.append("same mode ({g_mode})")
 
 
-def _nothing_near(target, t_radius, rules):
-    """The one record of a target with no group within reach."""
+def _word_configuration(flags, soft, hard, details):
+    """The grating/filter criterion's failures and sentence, appended to the lists given."""
+    if flags.config_unknown:
+        soft.append("configuration unknown")
+        details.append("configuration not recorded, planned {t_grating}/{t_filter}")
+    elif flags.same_elements:
+        details.append("same configuration {g_grating}/{g_filter}")
+    elif flags.other_resolution:
+        soft.append("same band at the other resolution")
+        details.append("same band and filter at the other resolution: {g_grating}/{g_filter} "
+                       "vs planned {t_grating}/{t_filter}")
+    else:
+        hard.append("different configuration")
+        details.append("different configuration: {g_grating}/{g_filter} vs planned "
+                       "{t_grating}/{t_filter}")
+
+
+def _nothing_near(mode, t_radius, rules):
+    """The reason of a target with no group within reach."""
     reason = (f"no NIRSpec science spectroscopy within {_fmt(rules.near_factor)} x the "
               f'{_fmt(t_radius)}" radius')
-    if target["mode"] in MSA_CROSS_MODES:
+    if mode in MSA_CROSS_MODES:
         reason += (f' (or {_fmt(rules.near_factor)} x the '
                    f'{_fmt(rules.msa_cross_radius.to_value(u.arcsec))}" MOS cross-check '
                    "radius for MSA observations)")
-    return dict(radius=t_radius, position_ok=False, mode_ok=False, config_ok=False,
-                exptime_ok=False, verdict="NOT_DUPLICATE", reason=reason)
+    return reason
 
 
 # name, dtype, unit, masked for rows without a candidate
@@ -359,17 +446,57 @@ _RESULT_COLUMNS = (
 _FILL = {str: "", float: np.nan, int: 0, bool: False}
 
 
-def _result_table(records, rules):
+def _result_table(pairs, severity, reasons, t, g, rules):
+    """The report: each target's pairs (most severe, then nearest, first), or its one row."""
+    ti, gj = pairs.target, pairs.group
+    verdicts = np.array(VERDICTS)[severity]
+    order = np.lexsort((gj, g["observation"][gj], pairs.separation, severity, ti))
+    alone = np.setdiff1d(np.arange(len(t["name"])), ti)
+    columns = _pair_columns(pairs, verdicts, reasons, g)
+    columns.update(radius=(pairs.radius, None), position_ok=(pairs.position_ok, None),
+                   mode_ok=(pairs.mode_ok, None),
+                   config_ok=(pairs.mode_ok & pairs.same_elements, None),
+                   exptime_ok=(pairs.exptime_ok, None), verdict=(verdicts, None),
+                   reason=(reasons, None))
+    lonely = {"radius": t["radius"][alone], "verdict": np.full(len(alone), "NOT_DUPLICATE"),
+              "reason": np.array([_nothing_near(t["mode"][i], t["radius"][i], rules) for i in alone],
+                                 dtype=object)}
+    # rows: the pairs in order, then the targets alone; a stable sort by target interleaves them
+    rows_target = np.concatenate([ti[order], alone])
+    final = np.argsort(rows_target, kind="stable")
+    target_of_row = rows_target[final]
     table = Table(meta=rules.as_meta())
     for name, dtype, unit, maskable in _RESULT_COLUMNS:
-        values = [record.get(name) for record in records]
-        mask = [value is None for value in values]
-        data = np.array([_FILL[dtype] if value is None else value for value in values],
-                        dtype=dtype if dtype is not str else str)
+        if name.startswith("target"):
+            key = "name" if name == "target" else {"target_exptime": "exposure_time"}.get(
+                name, name[len("target_"):])
+            data, mask = t[key][target_of_row], None
+        else:
+            values, mask = columns[name]
+            fill = lonely.get(name, np.full(len(alone), _FILL[dtype]))
+            data = np.concatenate([np.asarray(values)[order], fill])[final]
+            if maskable:
+                pair_mask = np.zeros(len(ti), bool) if mask is None else mask
+                mask = np.concatenate([pair_mask[order], np.ones(len(alone), bool)])[final]
+        data = np.asarray(data.tolist() if data.dtype == object else data, dtype=dtype)
         if dtype is str and len(data) == 0:
             data = data.astype("U1")
-        if maskable:
-            table[name] = MaskedColumn(data, mask=mask, unit=unit)
-        else:
-            table[name] = Column(data, unit=unit)
+        column = (MaskedColumn(data, mask=mask, unit=unit, copy=False) if maskable
+                  else Column(data, unit=unit, copy=False))
+        table.add_column(column, name=name, copy=False)   # the reasons can be 100s of MB
     return table
+
+
+def _pair_columns(pairs, verdicts, reasons, g):
+    """The observation columns of the pair rows: name -> (values, mask or None)."""
+    gj = pairs.group
+    calib, n_rows = g["calib_level"][gj], g["n_rows"][gj]
+    columns = {name: (g[name][gj], None) for name in (
+        "observation", "obs_id", "proposal_id", "apt_url", "instrument_name", "mode", "grating",
+        "filter", "planned", "dataRights", "t_exptime", "s_ra", "s_dec")}
+    columns.update(
+        calib_level=(np.where(np.isfinite(calib), calib, 0).astype(int), ~np.isfinite(calib)),
+        n_rows=(np.where(np.isfinite(n_rows), n_rows, 0).astype(int), ~np.isfinite(n_rows)),
+        exptime_ratio=(np.where(pairs.exptime_known, pairs.ratio, np.nan), None),
+        separation=(pairs.separation, None))
+    return columns
