@@ -267,7 +267,7 @@ def _judge(pairs, t, g, rules):
     each distinct combination of flags is judged and worded once.
     """
     ti, gj = pairs.target, pairs.group
-    flags = {name: getattr(pairs, name) for name in _FLAGS[:10]}
+    flags = {name: getattr(pairs, name) for name in _FLAGS if hasattr(pairs, name)}
     flags.update(planned=g["planned"][gj], has_note=g["note"][gj] != "",
                  slit_known=g["aperture"][gj] != "")
     codes = np.zeros(len(ti), dtype=np.int64)
