@@ -277,9 +277,10 @@ def test_group_drops_calibration_imaging_and_other_instruments():
         caom_row(obs_id="jw01345-c1001_t001_nirspec_f290lp-g395h"),
         caom_row(intentType="Science"))
     groups = group_observations(rows)
-    assert len(groups) == 1
-    assert groups.meta["dropped"] == {"not_nirspec": 2, "not_science": 1, "not_spectroscopy": 2,
-                                      "no_observation": 1}
+    # the association product names no single observation: kept (and reported), not dropped
+    assert list(groups["observation"]) == ["jw01345-c1001", "jw01345-o004"]
+    assert "names no single observation" in groups["note"][0] and groups["note"][1] == ""
+    assert groups.meta["dropped"] == {"not_nirspec": 2, "not_science": 1, "not_spectroscopy": 2}
 
 
 def test_group_bare_nirspec_adopts_the_known_mode():

@@ -2,22 +2,40 @@
 Duplication checking of planned JWST NIRSpec targets (`astroquery_nirspec.duplication`)
 =======================================================================================
 
-Pure building blocks, with no network access:
+Pure building blocks, with no network access, one concern per module:
 
-- `read_targets` reads and validates a target list;
-- `group_observations` groups MAST CAOM rows into observations and configurations with their
-  total exposure time;
-- `evaluate` compares targets with those groups under `DuplicationRules` and gives a verdict
-  (``DUPLICATE``, ``POSSIBLE`` or ``NOT_DUPLICATE``) with each criterion in its own column.
+- ``nirspec``: NIRSpec facts (apertures, radii, modes,
+  dispersers, filters, valid pairs, bands);
+- ``caom``: how CAOM encodes NIRSpec (``instrument_name``,
+  ``filters``, ``obs_id``) and the rows of several replies as one table;
+- ``targets``: `read_targets` reads and validates a target list;
+- ``grouping``: `group_observations` groups CAOM rows into
+  observations and configurations with their total exposure time;
+- ``rules``: `DuplicationRules`, the parameters of a check;
+- ``judge``: `evaluate` compares targets with those groups and
+  gives a verdict (``DUPLICATE``, ``POSSIBLE`` or ``NOT_DUPLICATE``) with each criterion in
+  its own column;
+- ``search``: the sky fields of a target list and their CAOM
+  requests;
+- ``report``: `build_report` turns the CAOM replies of a check into its report.
 
 >>> from astroquery_nirspec.duplication import DuplicationRules, DUPLICATION_RADII
 >>> DUPLICATION_RADII['MSA']
 <Quantity 180. arcsec>
 """
-from .rules import (
+from .caom import (
+    APT_URL,
+    INSTRUMENT_MODE,
+    apt_url,
+    observation_label,
+    parse_filters,
+    parse_observation,
+)
+from .grouping import group_observations
+from .judge import evaluate
+from .nirspec import (
     APERTURE_MODE,
     APERTURES,
-    APT_URL,
     DUPLICATION_RADII,
     FILTERS,
     GRATING_BAND,
@@ -25,20 +43,16 @@ from .rules import (
     GRATING_RESOLUTION,
     GRATING_RESOLVING_POWER,
     GRATINGS,
-    INSTRUMENT_MODE,
+    MODE_APERTURES,
+    MODES,
     MSA_CROSS_RADIUS,
+    SOURCE_RADIUS,
     SPECTROSCOPIC_MODES,
-    VERDICTS,
-    DuplicationRules,
-    apt_url,
-    evaluate,
-    group_observations,
-    observation_label,
-    parse_filters,
-    parse_observation,
     valid_filters,
 )
-from .targets import TARGET_COLUMNS, read_targets
+from .report import build_report
+from .rules import VERDICTS, DuplicationRules
+from .targets import TARGET_COLUMNS, TargetList, read_targets
 
 __all__ = [
     "APERTURE_MODE",
@@ -52,12 +66,17 @@ __all__ = [
     "GRATING_RESOLVING_POWER",
     "GRATINGS",
     "INSTRUMENT_MODE",
+    "MODE_APERTURES",
+    "MODES",
     "MSA_CROSS_RADIUS",
+    "SOURCE_RADIUS",
     "SPECTROSCOPIC_MODES",
     "TARGET_COLUMNS",
     "VERDICTS",
     "DuplicationRules",
+    "TargetList",
     "apt_url",
+    "build_report",
     "evaluate",
     "group_observations",
     "observation_label",

@@ -10,10 +10,11 @@ radius, times the "near" factor). Pure functions, no I/O: the requests are sent 
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
-from astropy.table import Table
 
-__all__ = ["CAOM_SERVICE", "MAX_FIELD_RADIUS", "cluster_targets", "search_radius", "field_requests",
-           "caom_rows_table"]
+from .caom import caom_rows_table  # noqa: F401  (core reads it here)
+from .nirspec import MSA_CROSS_MODES
+
+__all__ = ["CAOM_SERVICE", "MAX_FIELD_RADIUS", "cluster_targets", "search_radius", "field_requests"]
 
 #: CAOM holds planned (calib_level -1) and exclusive-access observations; the JWST
 #: file-level service does not (mast-protocol.md §0.5).
@@ -58,7 +59,7 @@ def search_radius(targets, rules):
     radii = []
     for aperture, mode in zip(targets["aperture"], targets["mode"]):
         radius = rules.radius_for(aperture)
-        if mode in ("FS", "IFU"):
+        if mode in MSA_CROSS_MODES:
             radius = max(radius, rules.msa_cross_radius)
         radii.append(radius.to_value(u.arcsec) * rules.near_factor)
     return Angle(np.array(radii), u.arcsec)
@@ -164,44 +165,3 @@ def field_requests(targets, rules, *, pagesize, max_radius=MAX_FIELD_RADIUS):
                                     "position": position},
                          "format": "json", "pagesize": int(pagesize), "page": 1})
     return requests, labels
-
-
-def caom_rows_table(results):
-    """
-    One table of the CAOM rows of several replies, each observation product once.
-
-    Fields overlap near their edges, so a row can come back from two requests; rows
-    are told apart by ``obsid`` (CAOM's product-group id) when present.
-
-    Parameters
-    ----------
-    results : list of dict
-        Parsed replies (``fields`` and ``data``).
-
-    Returns
-    -------
-    rows : `~astropy.table.Table`
-
-    Examples
-    --------
-    >>> page = {"fields": [{"name": "obsid", "type": "string"}, {"name": "s_ra", "type": "float"}],
-    ...         "data": [{"obsid": 1, "s_ra": 10.0}, {"obsid": 2, "s_ra": 11.0}]}
-    >>> len(caom_rows_table([page, page]))
-    2
-    """
-    from ..tables import rows_to_table
-
-    fields = next((r["fields"] for r in results if r.get("fields")), None)
-    if fields is None:
-        return Table()
-    seen, rows = set(), []
-    for result in results:
-        for row in result.get("data") or []:
-            key = row.get("obsid")
-            if key is None:
-                key = tuple(sorted((k, str(v)) for k, v in row.items()))
-            if key in seen:
-                continue
-            seen.add(key)
-            rows.append(row)
-    return rows_to_table(fields, rows, describe=False)

@@ -14,9 +14,10 @@ from astropy.table import Column, Table
 from astroquery.exceptions import InvalidQueryError
 
 # Local
-from .rules import APERTURE_MODE, APERTURES, GRATING_FILTER_PAIRS, GRATINGS, valid_filters
+from .nirspec import (APERTURE_MODE, APERTURES, GRATING_FILTER_PAIRS, GRATINGS, MODE_APERTURES, MODES,
+                      valid_filters)
 
-__all__ = ["read_targets", "TARGET_COLUMNS"]
+__all__ = ["read_targets", "TargetList", "TARGET_COLUMNS"]
 
 #: Columns of a normalised target table, in order.
 TARGET_COLUMNS = ("name", "ra", "dec", "coord", "aperture", "mode", "grating", "filter",
@@ -24,6 +25,24 @@ TARGET_COLUMNS = ("name", "ra", "dec", "coord", "aperture", "mode", "grating", "
 
 _REQUIRED = ("name", "aperture", "grating", "filter", "exposure_time")
 _REQUIRED_TEXT = "name, ra and dec (or a SkyCoord column coord), aperture, grating, filter, exposure_time"
+
+
+class TargetList(Table):
+    """
+    A target table validated by `read_targets` (its output type).
+
+    `read_targets` returns a `TargetList` as it is, so the checks that take targets validate
+    them once however many of them the targets pass through. Slices and copies stay valid;
+    to change a value, edit a plain `~astropy.table.Table` and read it again.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication import TargetList, read_targets
+    >>> targets = read_targets([{"name": "A", "ra": 10, "dec": -20, "aperture": "IFU",
+    ...                          "grating": "G395H", "filter": "F290LP", "exposure_time": 1000}])
+    >>> isinstance(targets, TargetList), read_targets(targets) is targets
+    (True, True)
+    """
 
 
 def _row_label(index, names):
@@ -211,14 +230,17 @@ def read_targets(targets):
         - ``ra``, ``dec``: ICRS degrees (numbers or angle Quantities), or a `~astropy.coordinates.SkyCoord`
           column ``coord`` (which is used when both are given);
         - ``aperture``: one of MSA, IFU, S200A1, S200A2, S400A1, S1600A1, S200B1;
+        - ``mode`` (optional): MOS, IFU, FS or BOTS; where absent or empty, the aperture's
+          (MSA: MOS, IFU: IFU, a slit: FS). BOTS (bright-object time series) uses S1600A1;
         - ``grating``, ``filter``: one of the nine valid NIRSpec pairs;
         - ``exposure_time``: planned total on-target time, in s, or a time Quantity.
 
     Returns
     -------
-    targets : `~astropy.table.Table`
-        Columns ``name``, ``ra``, ``dec`` (float, deg), ``coord`` (ICRS SkyCoord), ``aperture``,
-        ``mode`` (MOS/IFU/FS), ``grating``, ``filter`` (upper case), ``exposure_time`` (float, s).
+    targets : `TargetList`
+        A `~astropy.table.Table` (a `TargetList` is returned as it is) with columns ``name``,
+        ``ra``, ``dec`` (float, deg), ``coord`` (ICRS SkyCoord), ``aperture``, ``mode``
+        (MOS/IFU/FS/BOTS), ``grating``, ``filter`` (upper case), ``exposure_time`` (float, s).
         Other input columns are not kept.
 
     Raises
@@ -237,10 +259,11 @@ def read_targets(targets):
     >>> print(targets['name'][0], targets['aperture'][0], targets['mode'][0], targets['exposure_time'][0])
     SN 1987A IFU IFU 3600.0
     """
+    if isinstance(targets, TargetList):
+        return targets
     columns, n, source = _load(targets)
     if n == 0:
         raise InvalidQueryError(f"No targets given: the target list{source} is empty.")
-
     missing = [name for name in _REQUIRED if name not in columns]
     if "coord" not in columns:
         missing += [name for name in ("ra", "dec") if name not in columns]
@@ -249,15 +272,39 @@ def read_targets(targets):
             f"Targets{source} lack the column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(m) for m in missing)}; required: {_REQUIRED_TEXT}.")
 
-    names = None
-    names = _strings(columns["name"], "name", names, n)
+    names = _unique_names(columns["name"], n)
+    ra, dec = _positions(columns, names, n)
+    apertures, gratings, filters = _configurations(columns, names, n)
+    modes = _modes(columns.get("mode"), apertures, names, n)
+    exposure = _seconds(columns["exposure_time"], names, n)
+
+    result = TargetList()
+    result["name"] = Column(names, dtype=str)
+    result["ra"] = Column(ra, unit=u.deg)
+    result["dec"] = Column(dec, unit=u.deg)
+    result["coord"] = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
+    result["aperture"] = Column(apertures, dtype=str)
+    result["mode"] = Column(modes, dtype=str)
+    result["grating"] = Column(gratings, dtype=str)
+    result["filter"] = Column(filters, dtype=str)
+    result["exposure_time"] = Column(exposure, unit=u.s)
+    return result
+
+
+def _unique_names(column, n):
+    """The target names, each present and unique."""
+    names = _strings(column, "name", None, n)
     seen = {}
     for index, name in enumerate(names):
         if name in seen:
             raise InvalidQueryError(
                 f"Duplicate target name '{name}' in rows {seen[name]} and {index}; names must be unique.")
         seen[name] = index
+    return names
 
+
+def _positions(columns, names, n):
+    """ICRS (ra, dec) in degrees, from ``coord`` when given, else from ``ra`` and ``dec``."""
     if "coord" in columns:
         coords = _coords(columns["coord"], names, n)
         ra = np.asarray(coords.ra.deg, dtype=float)
@@ -274,7 +321,11 @@ def read_targets(targets):
             raise InvalidQueryError(
                 f"Targets {_row_label(index, names)}: dec must be in [-90, 90] degrees, "
                 f"got {float(dec[index])!r}.")
+    return ra, dec
 
+
+def _configurations(columns, names, n):
+    """Upper-case apertures, gratings and filters, each known and each pair valid."""
     apertures = [value.upper() for value in _strings(columns["aperture"], "aperture", names, n)]
     gratings = [value.upper() for value in _strings(columns["grating"], "grating", names, n)]
     filters = [value.upper() for value in _strings(columns["filter"], "filter", names, n)]
@@ -290,16 +341,27 @@ def read_targets(targets):
             raise InvalidQueryError(
                 f"Targets {label}: invalid grating/filter pair {gratings[index]}/{filters[index]}; "
                 f"valid filters for {gratings[index]}: {', '.join(valid_filters(gratings[index]))}.")
-    exposure = _seconds(columns["exposure_time"], names, n)
+    return apertures, gratings, filters
 
-    result = Table()
-    result["name"] = Column(names, dtype=str)
-    result["ra"] = Column(ra, unit=u.deg)
-    result["dec"] = Column(dec, unit=u.deg)
-    result["coord"] = SkyCoord(ra * u.deg, dec * u.deg, frame="icrs")
-    result["aperture"] = Column(apertures, dtype=str)
-    result["mode"] = Column([APERTURE_MODE[a] for a in apertures], dtype=str)
-    result["grating"] = Column(gratings, dtype=str)
-    result["filter"] = Column(filters, dtype=str)
-    result["exposure_time"] = Column(exposure, unit=u.s)
-    return result
+
+def _modes(column, apertures, names, n):
+    """Each target's mode: the ``mode`` column where given, else its aperture's."""
+    mask = np.ma.getmaskarray(column) if isinstance(column, np.ma.MaskedArray) else np.zeros(n, bool)
+    modes = []
+    for index in range(n):
+        value = None if column is None or mask[index] else column[index]
+        mode = "" if _is_missing(value) else str(value).strip().upper()
+        if not mode:
+            modes.append(APERTURE_MODE[apertures[index]])
+            continue
+        label = _row_label(index, names)
+        if mode not in MODES:
+            raise InvalidQueryError(
+                f"Targets {label}: unknown mode '{value}'; accepted: {', '.join(MODES)} "
+                "(or leave it empty to take the aperture's).")
+        if apertures[index] not in MODE_APERTURES[mode]:
+            raise InvalidQueryError(
+                f"Targets {label}: mode {mode} cannot use aperture {apertures[index]}; "
+                f"accepted for {mode}: {', '.join(MODE_APERTURES[mode])}.")
+        modes.append(mode)
+    return modes
