@@ -475,13 +475,15 @@ def _match_observations(report, rows, sources_by_observation):
     checked = np.zeros(n, dtype=bool)
     separation = np.full(n, np.nan)
     name = np.full(n, "", dtype=object)
-    keys = [parse_observation(label) for label in np.ma.filled(report["observation"], "")[rows]]
+    labels, code = np.unique(np.asarray(np.ma.filled(report["observation"], ""), dtype=str)[rows],
+                             return_inverse=True)
     targets = SkyCoord(u.Quantity(report["target_ra"], u.deg)[rows],
                        u.Quantity(report["target_dec"], u.deg)[rows], frame="icrs")
-    for key in set(k for k in keys if k is not None):
-        if key not in sources_by_observation:
+    for number, label in enumerate(labels):
+        key = parse_observation(label)
+        if key is None or key not in sources_by_observation:
             continue
-        members = np.array([k == key for k in keys])
+        members = code.reshape(-1) == number
         index = rows[members]
         checked[index] = True
         table = sources_by_observation[key]
