@@ -587,3 +587,16 @@ def test_bad_sources(mos_field):
         apply_source_evidence(report, {(1345, 63): Table({"x": [1]})})
     with pytest.raises(InvalidQueryError, match="astropy Table"):
         apply_source_evidence({"target": []}, sources)
+
+
+def test_rows_without_an_observation_and_empty_reports(mos_field):
+    _, sources = mos_field
+    far = SkyCoord(150 * u.deg, 2 * u.deg)
+    report = report_for([target("lonely", far)],
+                        [caom("jw01345-o063_s00007_nirspec_f290lp-g395m", "NIRSPEC/MSA", *at(FIELD))])
+    assert np.ma.is_masked(report["mode"][0]) and np.ma.is_masked(report["observation"][0])
+    out = apply_source_evidence(report, sources)
+    assert out["verdict"][0] == "NOT_DUPLICATE" and out["reason"][0] == report["reason"][0]
+    assert np.ma.is_masked(out["source_observed"][0])
+    empty = apply_source_evidence(report[:0], sources)
+    assert len(empty) == 0 and "source_observed" in empty.colnames
