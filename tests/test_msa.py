@@ -194,6 +194,8 @@ def test_missing_table_and_unreadable_files(tmp_path):
         read_msa_sources(tmp_path / "junk.fits")
     with pytest.raises(MsaMetadataError, match="Cannot read .*absent.fits"):
         read_msa_sources(tmp_path / "absent.fits")
+    with pytest.raises(InvalidQueryError, match="path or an astropy.io.fits.HDUList, got int"):
+        read_msa_sources(5)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -173,6 +173,8 @@ def read_msa_sources(msa_file):
     ------
     MsaMetadataError
         When the file is not FITS or lacks a required table or column.
+    astroquery.exceptions.InvalidQueryError
+        When ``msa_file`` is neither a path nor an HDUList.
 
     Examples
     --------
@@ -199,6 +201,9 @@ def read_msa_sources(msa_file):
     """
     if isinstance(msa_file, fits.HDUList):
         return _read_hdulist(msa_file, "the MSA metadata HDUList", "")
+    if not isinstance(msa_file, (str, os.PathLike)):
+        raise InvalidQueryError(f"msa_file must be a path or an astropy.io.fits.HDUList, got "
+                                f"{type(msa_file).__name__}.")
     label = os.fspath(msa_file)
     try:
         with fits.open(label, memmap=False) as hdulist:
@@ -287,7 +292,7 @@ def msa_lookup_requests(centers, radii, *, pagesize):
     """
     if not isinstance(centers, SkyCoord):
         raise InvalidQueryError(f"centers must be a SkyCoord, got {type(centers).__name__}.")
-    centers = centers.reshape(-1) if not centers.isscalar else centers.reshape(1)
+    centers = centers.reshape(-1)
     if not isinstance(radii, u.Quantity):
         raise InvalidQueryError(f"radii must be angle Quantities (e.g. 10 * u.arcmin), got {radii!r}.")
     radii = radii * np.ones(len(centers)) if radii.isscalar else radii.reshape(-1)
@@ -569,8 +574,9 @@ def apply_source_evidence(report, sources_by_observation, radius=SOURCE_RADIUS):
     ------ --------- --------------- -----------
          A DUPLICATE            True      1345_7
          B  POSSIBLE           False      1345_7
-    >>> print(out['reason'][1])
-    same field, but the target was not in an open shutter (nearest observed source 1345_7 at 1.08"); field rules: all criteria met
+    >>> print(out['reason'][1])  # doctest: +NORMALIZE_WHITESPACE
+    same field, but the target was not in an open shutter (nearest observed source 1345_7
+    at 1.08"); field rules: all criteria met
     """
     _require(report, ("target", "target_ra", "target_dec", "observation", "mode", "planned",
                       "verdict", "reason"))
