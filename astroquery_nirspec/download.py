@@ -63,7 +63,7 @@ from astroquery.exceptions import InvalidQueryError, NoResultsWarning, RemoteSer
 # Local
 from . import conf
 from . import progress as _progress
-from .transport import TRANSIENT_STATUS, retry_after
+from .transport import GiveUp, RetryPolicy
 
 __all__ = ["DownloadMixin", "download_url", "safe_local_path", "parse_checksum",
            "file_checksum", "manifest_row", "make_manifest", "file_items",
@@ -748,8 +748,8 @@ class DownloadMixin:
         directory.mkdir(parents=True, exist_ok=True)
         server = conf.server
         auth = dict(self._auth_headers())   # may raise LoginError before anything is sent
-        settings = {"timeout": float(conf.timeout), "max_retries": max(0, int(conf.max_retries)),
-                    "backoff": float(conf.retry_backoff), "block": _block_size(),
+        policy = RetryPolicy.from_conf()
+        settings = {"timeout": policy.timeout, "policy": policy, "block": _block_size(),
                     "auth": auth, "stop": threading.Event()}
 
         # one job per distinct URI; refuse unsafe names and clashing names up front
@@ -833,17 +833,14 @@ class DownloadMixin:
                  "expected": size}      # fileSize, else the size the server announces
         retries = 0
 
-        def retry_or_fail(message, wait=None):
+        def retry_or_fail(message, response=None):
             nonlocal retries
-            if retries >= settings["max_retries"]:
-                raise _FileError(f"{message} (gave up after {settings['max_retries']} retries).")
+            try:
+                wait = settings["policy"].next_wait(retries, response)
+            except GiveUp as exc:
+                raise _FileError(f"{message} ({exc.reason}).") from None
             retries += 1
-            if wait is None:
-                wait = settings["backoff"] * 2 ** (retries - 1)
-            if wait > settings["timeout"]:
-                raise _FileError(f"{message}; the server asks to retry after {wait:.0f} s, "
-                                 f"longer than conf.timeout ({settings['timeout']} s).")
-            time.sleep(wait)
+            time.sleep(wait.seconds)
 
         while True:
             offset = part.stat().st_size if part.is_file() else 0
@@ -872,9 +869,9 @@ class DownloadMixin:
                     if code == 416 and offset:
                         part.unlink()   # the partial file does not fit the file: start again
                         continue
-                    if code in TRANSIENT_STATUS:
+                    if settings["policy"].is_transient(code):
                         retry = (f"HTTP {code} from MAST for {uri}: {_short_text(response)}",
-                                 retry_after(response))
+                                 response)
                     elif code not in (200, 206):
                         raise _FileError(f"HTTP {code} from MAST for {uri}: {_short_text(response)}")
                     elif self._receive(response, uri, path, part, offset, state, settings, progress):
@@ -884,7 +881,9 @@ class DownloadMixin:
             except requests.Timeout:
                 raise _FileError(f"No reply from MAST within conf.timeout ({settings['timeout']} s) "
                                  f"for {uri}.") from None
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            except requests.RequestException as exc:
+                if not settings["policy"].is_transient(exc):
+                    raise
                 done = part.stat().st_size if part.is_file() else 0
                 retry = (f"Connection to MAST dropped after {done} bytes of {uri} "
                          f"({type(exc).__name__}); run the download again to resume", None)

@@ -392,6 +392,35 @@ def test_retry_after_longer_than_the_timeout_is_not_waited_for(srv, client, tmp_
     assert "3600" in manifest["Message"][0] and "conf.timeout" in manifest["Message"][0]
 
 
+def test_a_long_backoff_is_not_blamed_on_the_server(srv, client, tmp_path):
+    # the wait comes from conf.retry_backoff, not from a Retry-After header
+    srv.add_download_fault(Fault.http(503), uri=A_URI)
+    with conf.set_temp("timeout", 30), conf.set_temp("retry_backoff", 100.0):
+        manifest = client.download_files([A_URI], download_dir=tmp_path, verbose=False)
+    assert _statuses(manifest) == ["ERROR"]
+    message = manifest["Message"][0]
+    assert "HTTP 503" in message and "back-off wait of 100.0 s" in message
+    assert "conf.retry_backoff" in message and "conf.timeout" in message
+    assert "Retry-After" not in message and "server asks" not in message
+    assert len(srv.downloads(A_URI)) == 1
+
+
+def test_downloads_and_queries_share_one_retry_policy(srv, client, tmp_path, monkeypatch):
+    made = []
+    real = dl.RetryPolicy.from_conf
+
+    def recording():
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(dl.RetryPolicy, "from_conf", staticmethod(recording))
+    srv.add_download_fault(Fault.http(503, retry_after=0), uri=A_URI)
+    with conf.set_temp("max_retries", 1):
+        manifest = client.download_files([A_URI], download_dir=tmp_path, verbose=False)
+    assert _statuses(manifest) == ["COMPLETE"]
+    assert [p.max_retries for p in made] == [1]
+
+
 # ---------------------------------------------------------------------- validation
 def test_wrong_size_is_an_error_and_leaves_no_file(srv, client, tmp_path):
     files = _table(A_URI, C_URI, sizes=[len(FILES[A_URI]) + 10, len(FILES[C_URI])])
