@@ -43,11 +43,8 @@ How a file is fetched
 """
 # Standard library
 import contextlib
-import hashlib
 import os
-import re
 import threading
-import time
 import urllib.parse
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -63,7 +60,9 @@ from astroquery.exceptions import InvalidQueryError, NoResultsWarning, RemoteSer
 # Local
 from . import conf
 from . import progress as _progress
-from .transport import GiveUp, RetryPolicy
+from .transfer import PART_SUFFIX, FileJob, TransferSettings, block_size_conf, fetch_file
+from .transfer import file_checksum, parse_checksum  # noqa: F401  (public here since 0.1)
+from .transport import RetryPolicy
 
 __all__ = ["DownloadMixin", "download_url", "safe_local_path", "parse_checksum",
            "file_checksum", "manifest_row", "make_manifest", "file_items",
@@ -71,9 +70,6 @@ __all__ = ["DownloadMixin", "download_url", "safe_local_path", "parse_checksum",
 
 #: Column names of a download manifest, as astroquery's ``Observations.download_products``.
 MANIFEST_COLUMNS = ("Local Path", "Status", "Message", "URL")
-
-#: Suffix of the temporary file a download is written to before it is complete.
-PART_SUFFIX = ".part"
 
 #: Path of MAST's file download endpoint on ``conf.server``.
 DOWNLOAD_PATH = "/api/v0.1/Download/file"
@@ -83,13 +79,6 @@ PRODUCTS_SERVICE = "Mast.Caom.Products"
 
 #: How many obsids go into one ``Mast.Caom.Products`` request.
 OBSIDS_PER_REQUEST = 100
-
-#: Hexadecimal digest length -> hashlib algorithm, for checksums without a prefix.
-_HEX_LENGTHS = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
-_HEX_RE = re.compile(r"^[0-9a-f]+$")
-_LOGIN_HELP = ("log in with NirspecMast.login(token=...) (or set MAST_API_TOKEN and call "
-               "NirspecMast.login()); create a token at https://auth.mast.stsci.edu/token")
-
 
 # ---------------------------------------------------------------------- pure helpers
 def download_url(uri, server=None):
@@ -170,91 +159,6 @@ def safe_local_path(download_dir, uri):
             raise ValueError(f"Unsafe file name {name!r} in {uri!r}: {candidate} resolves to "
                              f"{resolved}, outside the download directory {root}.")
     return path
-
-
-def parse_checksum(checksum):
-    """
-    The hash algorithm and hexadecimal digest of a catalogue checksum, if recognisable.
-
-    Accepted forms: a hexadecimal digest whose length names the algorithm (32 digits:
-    MD5, 40: SHA-1, 64: SHA-256, 128: SHA-512), or ``<algorithm>:<hex>`` /
-    ``<algorithm>=<hex>`` with an algorithm `hashlib` knows. MAST's JWST file tables
-    document ``checksum`` as "32 hexadecimal digits"; that it is the MD5 of the file
-    as served is an assumption, checked by the remote tests.
-
-    Parameters
-    ----------
-    checksum : str or None
-
-    Returns
-    -------
-    algorithm_digest : tuple of (str, str) or None
-        ``None`` when the value is missing or not recognisable (it is then not checked).
-
-    Examples
-    --------
-    >>> parse_checksum("7D155FED9A5B893EE32D570624C9C293")
-    ('md5', '7d155fed9a5b893ee32d570624c9c293')
-    >>> parse_checksum("sha256:" + "0" * 64)
-    ('sha256', '0000000000000000000000000000000000000000000000000000000000000000')
-    >>> parse_checksum("1234") is None
-    True
-    """
-    if checksum is None or np.ma.is_masked(checksum):
-        return None
-    text = str(checksum).strip().lower()
-    if not text:
-        return None
-    match = re.match(r"^([a-z0-9_-]+)\s*[:=]\s*([0-9a-f]+)$", text)
-    if match:
-        name = match.group(1)
-        candidates = (name, name.replace("-", "_"), name.replace("-", ""))
-        algorithm = next((c for c in candidates if c in hashlib.algorithms_available), None)
-        if algorithm is None:
-            return None
-        digest = match.group(2)
-        try:
-            if len(digest) != 2 * hashlib.new(algorithm).digest_size:
-                return None
-        except (ValueError, TypeError):  # pragma: no cover - e.g. shake without a length
-            return None
-        return algorithm, digest
-    if _HEX_RE.match(text) and len(text) in _HEX_LENGTHS:
-        return _HEX_LENGTHS[len(text)], text
-    return None
-
-
-def file_checksum(path, algorithm, block_size=None):
-    """
-    The hexadecimal digest of a file, read in blocks.
-
-    Parameters
-    ----------
-    path : str or `~pathlib.Path`
-    algorithm : str
-        A `hashlib` algorithm name.
-    block_size : int, optional
-        Default ``astropy.utils.data.conf.download_block_size``.
-
-    Returns
-    -------
-    digest : str
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = pathlib.Path(d) / "f"
-    ...     _ = p.write_bytes(b"abc")
-    ...     file_checksum(p, "md5")
-    '900150983cd24fb0d6963f7d28e17f72'
-    """
-    block_size = block_size or _block_size()
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(block_size), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def manifest_row(local_path, status, message="", url=""):
@@ -482,37 +386,37 @@ def obsid_list(observations):
     return out
 
 
-def _block_size():
-    from astropy.utils.data import conf as data_conf
-    return max(1, int(data_conf.download_block_size))
+def _plan(items, directory, server):
+    """
+    One `FileJob` per distinct URI, and the manifest rows of the items refused up front.
 
-
-def _open_part(path, mode):
-    """Open the temporary file of a download (a seam for tests)."""
-    return open(path, mode)
-
-
-def _short_text(response, limit=300):
-    """The start of an error reply's body, read without loading a large body."""
-    try:
-        raw = next(response.iter_content(chunk_size=limit), b"")
-    except (requests.RequestException, StopIteration):
-        raw = b""
-    text = raw.decode("utf-8", "replace").strip() if isinstance(raw, bytes) else str(raw)
-    return " ".join(text.split())[:limit] or response.reason or "no message"
-
-
-def _content_range(value):
-    """``bytes 100-199/1000`` -> (100, 1000); total None for ``*``; None if unparsable."""
-    match = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", value or "")
-    if not match:
-        return None
-    total = None if match.group(3) == "*" else int(match.group(3))
-    return int(match.group(1)), total
-
-
-class _FileError(Exception):
-    """A file that cannot be downloaded; its message goes to the manifest."""
+    Returns ``(jobs, rows)``: ``rows`` has one slot per distinct item, ``None`` where a
+    job will fill it; rows without a URI, with an unsafe name or with a name another
+    file of this download already has are ERROR rows.
+    """
+    jobs, rows, seen_uris, seen_names = [], [], set(), {}
+    for uri, size, checksum in items:
+        if uri is not None and uri in seen_uris:
+            continue
+        rows.append(None)
+        if uri is None:
+            rows[-1] = manifest_row("", "ERROR", "The row has no dataURI.")
+            continue
+        seen_uris.add(uri)
+        url = download_url(uri, server)
+        try:
+            path = safe_local_path(directory, uri)
+        except ValueError as exc:
+            rows[-1] = manifest_row("", "ERROR", str(exc), url)
+            continue
+        if path.name in seen_names:
+            rows[-1] = manifest_row(
+                path, "ERROR", f"Another file of this download ({seen_names[path.name]}) has "
+                f"the same name {path.name!r}; download it into another directory.", url)
+            continue
+        seen_names[path.name] = uri
+        jobs.append(FileJob(len(rows) - 1, uri, url, path, size, checksum))
+    return jobs, rows
 
 
 class _Progress:
@@ -744,41 +648,14 @@ class DownloadMixin:
             portal._session.close()
 
     def _download_items(self, items, *, download_dir, verbose):
+        """Download ``(uri, size, checksum)`` items into ``download_dir``; the manifest."""
         directory = Path(download_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        server = conf.server
         auth = dict(self._auth_headers())   # may raise LoginError before anything is sent
-        policy = RetryPolicy.from_conf()
-        settings = {"timeout": policy.timeout, "policy": policy, "block": _block_size(),
-                    "auth": auth, "stop": threading.Event()}
-
-        # one job per distinct URI; refuse unsafe names and clashing names up front
-        jobs, rows, seen_uris, seen_names = [], [], set(), {}
-        for uri, size, checksum in items:
-            if uri is not None and uri in seen_uris:
-                continue
-            index = len(rows)
-            rows.append(None)
-            if uri is None:
-                rows[index] = manifest_row("", "ERROR", "The row has no dataURI.")
-                continue
-            seen_uris.add(uri)
-            url = download_url(uri, server)
-            try:
-                path = safe_local_path(directory, uri)
-            except ValueError as exc:
-                rows[index] = manifest_row("", "ERROR", str(exc), url)
-                continue
-            if path.name in seen_names:
-                rows[index] = manifest_row(
-                    path, "ERROR", f"Another file of this download ({seen_names[path.name]}) has "
-                    f"the same name {path.name!r}; download it into another directory.", url)
-                continue
-            seen_names[path.name] = uri
-            jobs.append((index, uri, url, path, size, checksum))
-
-        known = [job[4] for job in jobs]
-        total = sum(known) if known and all(s is not None for s in known) else None
+        settings = TransferSettings(policy=RetryPolicy.from_conf(), block=block_size_conf(), auth=auth)
+        jobs, rows = _plan(items, directory, conf.server)
+        sizes = [job.size for job in jobs]
+        total = sum(sizes) if sizes and None not in sizes else None
         workers = max(1, min(int(conf.download_concurrency), len(jobs) or 1))
         enabled = None if verbose and conf.progress else False   # None: when stderr is a terminal
         with _progress.progress_bar(total, desc=f"Downloading {len(jobs)} files", unit="B",
@@ -786,19 +663,18 @@ class DownloadMixin:
             progress = _Progress(bar, len(jobs))
             with ThreadPoolExecutor(max_workers=workers,
                                     thread_name_prefix="nirspec-download") as pool:
-                futures = [(job[0], job[2], job[3],
-                            pool.submit(self._download_one, job, settings, progress))
+                futures = [(job, pool.submit(fetch_file, self._session, job, settings, progress))
                            for job in jobs]
                 try:
-                    for index, url, path, future in futures:
+                    for job, future in futures:
                         try:
-                            rows[index] = future.result()
+                            status, message = future.result()
                         except Exception as exc:   # a bug or an OS error must not stop the others
-                            rows[index] = manifest_row(path, "ERROR",
-                                                       f"{type(exc).__name__}: {exc}", url)
+                            status, message = "ERROR", f"{type(exc).__name__}: {exc}"
+                        rows[job.index] = manifest_row(job.path, status, message, job.url)
                 except BaseException:   # e.g. KeyboardInterrupt: stop the transfers, keep .part files
-                    settings["stop"].set()
-                    for *_, future in futures:
+                    settings.stop.set()
+                    for _, future in futures:
                         future.cancel()
                     raise
         manifest = make_manifest(rows)
@@ -809,152 +685,3 @@ class DownloadMixin:
         elif verbose:
             log.info(f"Downloaded {len(manifest)} files to {directory}.")
         return manifest
-
-    def _download_one(self, job, settings, progress):
-        """Fetch one file; return its manifest row (never raises for HTTP failures)."""
-        _, uri, url, path, size, checksum = job
-        try:
-            status, message = self._fetch(uri, url, path, size, checksum, settings, progress)
-        except _FileError as exc:
-            status, message = "ERROR", str(exc)
-        finally:
-            progress.file_done()
-        return manifest_row(path, status, message, url)
-
-    def _fetch(self, uri, url, path, size, checksum, settings, progress):
-        """Download one file to ``path``; return (status, message) or raise `_FileError`."""
-        part = path.with_name(path.name + PART_SUFFIX)
-        if path.is_file() and size is not None and path.stat().st_size == size:
-            part.unlink(missing_ok=True)   # a stale partial copy of a complete file
-            progress.add(size)
-            return "SKIPPED", f"Already on disk with the expected size ({size} bytes)."
-        state = {"check_existing": path.is_file() and size is None,
-                 "counted": 0,          # bytes of this file reported to the progress bar
-                 "expected": size}      # fileSize, else the size the server announces
-        retries = 0
-
-        def retry_or_fail(message, response=None):
-            nonlocal retries
-            try:
-                wait = settings["policy"].next_wait(retries, response)
-            except GiveUp as exc:
-                raise _FileError(f"{message} ({exc.reason}).") from None
-            retries += 1
-            time.sleep(wait.seconds)
-
-        while True:
-            offset = part.stat().st_size if part.is_file() else 0
-            if size is not None and offset > size:
-                part.unlink()
-                offset = 0
-            progress.add(offset - state["counted"])
-            state["counted"] = offset
-            if size is not None and offset == size:
-                return self._finish(part, path, size, checksum)
-            headers = dict(settings["auth"], **{"Accept-Encoding": "identity"})
-            if offset and not state["check_existing"]:
-                headers["Range"] = f"bytes={offset}-"
-            retry = None   # (message, wait) when this attempt is to be retried
-            try:
-                with self._session.get(url, headers=headers, stream=True,
-                                       timeout=settings["timeout"]) as response:
-                    code = response.status_code
-                    if code in (401, 403):
-                        if settings["auth"]:
-                            raise _FileError(
-                                f"HTTP {code}: MAST refused the token for {uri} (exclusive "
-                                "access to another programme, or an expired token); check "
-                                "it at https://auth.mast.stsci.edu/token.")
-                        raise _FileError(f"HTTP {code}: {uri} is exclusive access; {_LOGIN_HELP}.")
-                    if code == 416 and offset:
-                        part.unlink()   # the partial file does not fit the file: start again
-                        continue
-                    if settings["policy"].is_transient(code):
-                        retry = (f"HTTP {code} from MAST for {uri}: {_short_text(response)}",
-                                 response)
-                    elif code not in (200, 206):
-                        raise _FileError(f"HTTP {code} from MAST for {uri}: {_short_text(response)}")
-                    elif self._receive(response, uri, path, part, offset, state, settings, progress):
-                        part.unlink(missing_ok=True)
-                        return "SKIPPED", ("Already on disk with the size MAST announces "
-                                           f"({state['expected']} bytes).")
-            except requests.Timeout:
-                raise _FileError(f"No reply from MAST within conf.timeout ({settings['timeout']} s) "
-                                 f"for {uri}.") from None
-            except requests.RequestException as exc:
-                if not settings["policy"].is_transient(exc):
-                    raise
-                done = part.stat().st_size if part.is_file() else 0
-                retry = (f"Connection to MAST dropped after {done} bytes of {uri} "
-                         f"({type(exc).__name__}); run the download again to resume", None)
-            if retry is not None:
-                retry_or_fail(*retry)
-                continue
-            got = part.stat().st_size if part.is_file() else 0
-            expected = state["expected"]
-            if expected is not None and got < expected:
-                retry_or_fail(f"Transfer of {uri} ended after {got} of {expected} bytes; "
-                              "run the download again to resume")
-                continue
-            return self._finish(part, path, got if expected is None else expected, checksum)
-
-    @staticmethod
-    def _receive(response, uri, path, part, offset, state, settings, progress):
-        """
-        Stream a 200/206 reply into ``part``; True when an existing file is confirmed.
-
-        A 206 must start at ``offset`` (appended); a 200 restarts the file.
-        """
-        start, announced = 0, None
-        if response.status_code == 206:
-            parsed = _content_range(response.headers.get("Content-Range"))
-            if parsed is None or parsed[0] != offset:
-                raise _FileError(f"MAST answered a request for bytes {offset}- of {uri} with an "
-                                 f"unusable Content-Range {response.headers.get('Content-Range')!r}.")
-            start, announced = parsed
-        elif response.headers.get("Content-Length", "").isdigit():
-            announced = int(response.headers["Content-Length"])
-        size = state["expected"] if not state["check_existing"] else None
-        if size is not None and announced is not None and announced != size:
-            part.unlink(missing_ok=True)
-            raise _FileError(f"Size mismatch: MAST sends {announced} bytes for {uri} but its "
-                             f"fileSize is {size}; the file was not saved.")
-        if state["expected"] is None:
-            state["expected"] = announced
-        if state["check_existing"]:
-            state["check_existing"] = False
-            if announced is not None and path.stat().st_size == announced:
-                progress.add(announced - state["counted"])
-                state["counted"] = announced
-                return True
-        if start == 0 and state["counted"]:
-            progress.add(-state["counted"])   # starting again from the first byte
-            state["counted"] = 0
-        with _open_part(part, "ab" if start else "wb") as fh:
-            for chunk in response.iter_content(chunk_size=settings["block"]):
-                if settings["stop"].is_set():
-                    raise _FileError(f"Interrupted; run the download again to resume {uri}.")
-                if chunk:
-                    fh.write(chunk)
-                    state["counted"] += len(chunk)
-                    progress.add(len(chunk))
-        return False
-
-    @staticmethod
-    def _finish(part, path, size, checksum):
-        """Check the complete ``.part`` file and move it to its final name."""
-        got = part.stat().st_size
-        if got != size:
-            part.unlink()
-            raise _FileError(f"Size mismatch: received {got} bytes, expected {size}; "
-                             "the file was not saved.")
-        parsed = parse_checksum(checksum)
-        if parsed is not None:
-            algorithm, digest = parsed
-            actual = file_checksum(part, algorithm)
-            if actual != digest:
-                part.unlink()
-                raise _FileError(f"Checksum mismatch: {algorithm} of the received file is "
-                                 f"{actual}, the catalogue says {digest}; the file was not saved.")
-        os.replace(part, path)
-        return "COMPLETE", ""

@@ -25,6 +25,7 @@ from mast_server import Fault, MastServer, make_archive, match_service
 
 from astroquery_nirspec import NirspecMastClass, conf
 from astroquery_nirspec import download as dl
+from astroquery_nirspec import transfer as tr
 from astroquery_nirspec.download import DownloadMixin
 
 if issubclass(NirspecMastClass, DownloadMixin):   # once the lead has wired the mixin in
@@ -266,7 +267,7 @@ def test_streaming_in_blocks(srv, client, tmp_path, monkeypatch):
         def __exit__(self, *exc):
             self._fh.close()
 
-    monkeypatch.setattr(dl, "_open_part", lambda path, mode: Recorder(open(path, mode)))
+    monkeypatch.setattr(tr, "_open_part", lambda path, mode: Recorder(open(path, mode)))
     with data_conf.set_temp("download_block_size", 1024):
         manifest = client.download_files(_table(BIG_URI), download_dir=tmp_path, verbose=False)
     assert _statuses(manifest) == ["COMPLETE"]
@@ -658,7 +659,7 @@ def test_interrupt_stops_pending_downloads(srv, client, tmp_path, monkeypatch):
     def interrupted(path, mode):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dl, "_open_part", interrupted)
+    monkeypatch.setattr(tr, "_open_part", interrupted)
     srv.latency = 0.2     # the next file cannot be finished before the interrupt is seen
     with conf.set_temp("download_concurrency", 1), pytest.raises(KeyboardInterrupt):
         client.download_files([A_URI, BIG_URI, C_URI], download_dir=tmp_path, verbose=False)
