@@ -12,8 +12,9 @@ From query results to files on disk: MAST file downloads and CAOM products.
   ``Observations.filter_products`` and downloads what is left like `download_files`.
 
 Every download returns a manifest `~astropy.table.Table` shaped like astroquery's
-(``Local Path``, ``Status``, ``Message``, ``URL``), one row per file, ``Status`` one of
-``COMPLETE``, ``SKIPPED`` or ``ERROR``. A failing file never stops the others.
+(``Local Path``, ``Status``, ``Message``, ``URL``) plus ``Verified``, one row per file,
+``Status`` one of ``COMPLETE``, ``SKIPPED`` or ``ERROR``. A failing file never stops
+the others. The transfer of one file is `astroquery_nirspec.transfer`.
 
 How a file is fetched
 ---------------------
@@ -22,6 +23,12 @@ How a file is fetched
   and renamed to ``<name>`` only when complete: its size equals the row's ``fileSize``
   (or, without one, the size the server announced) and its checksum, when the row
   has one in a recognisable form, matches (see `parse_checksum`).
+- Only what was checked is claimed: ``Verified`` is ``size (fileSize)``,
+  ``size (Content-Length)``, either followed by the checksum algorithm that matched
+  (``size (fileSize), md5``), or ``unverified``. MAST documents no algorithm for its
+  ``checksum`` column (32 hex digits today, an integer in 2018), so a file of the right
+  size is never deleted over a checksum: a mismatch keeps the bytes as
+  ``<name>.checksum-mismatch`` and the row is an ``ERROR`` that says so.
 - A ``<name>.part`` left by an interrupted run is resumed with ``Range: bytes=N-``
   when the server answers ``206``; any other answer restarts it from the beginning.
 - An existing ``<name>`` whose size equals ``fileSize`` is not downloaded again
@@ -39,7 +46,10 @@ How a file is fetched
   ``download_dir`` (e.g. through a symbolic link) is refused (``ERROR``).
 - Exclusive-access files need a MAST token (``NirspecMast.login``); the
   ``Authorization`` header comes from ``self._auth_headers()`` and the token never
-  appears in the manifest or in messages.
+  appears in the manifest or in messages. It goes only to MAST hosts over HTTPS (or the
+  configured loopback server, in tests): redirects are followed one by one, and a hop
+  to any other host is sent without it
+  (`~astroquery_nirspec.transport.may_send_token`).
 """
 # Standard library
 import contextlib
@@ -60,7 +70,8 @@ from astroquery.exceptions import InvalidQueryError, NoResultsWarning, RemoteSer
 # Local
 from . import conf
 from . import progress as _progress
-from .transfer import PART_SUFFIX, FileJob, TransferSettings, block_size_conf, fetch_file
+from .transfer import (MISMATCH_SUFFIX, PART_SUFFIX, FileJob, Outcome, TransferSettings,
+                       block_size_conf, fetch_file)
 from .transfer import file_checksum, parse_checksum  # noqa: F401  (public here since 0.1)
 from .transport import RetryPolicy
 
@@ -69,7 +80,9 @@ __all__ = ["DownloadMixin", "download_url", "safe_local_path", "parse_checksum",
            "product_items", "obsid_list", "MANIFEST_COLUMNS", "PART_SUFFIX"]
 
 #: Column names of a download manifest, as astroquery's ``Observations.download_products``.
-MANIFEST_COLUMNS = ("Local Path", "Status", "Message", "URL")
+#: ``Verified`` (ours) says what was checked: ``size (fileSize)``, ``size (Content-Length)``,
+#: either followed by the checksum algorithm that matched (``, md5``), or ``unverified``.
+MANIFEST_COLUMNS = ("Local Path", "Status", "Message", "URL", "Verified")
 
 #: Path of MAST's file download endpoint on ``conf.server``.
 DOWNLOAD_PATH = "/api/v0.1/Download/file"
@@ -153,7 +166,7 @@ def safe_local_path(download_dir, uri):
     directory = Path(download_dir)
     path = directory / name
     root = directory.resolve()
-    for candidate in (path, path.with_name(name + PART_SUFFIX)):
+    for candidate in (path, path.with_name(name + PART_SUFFIX), path.with_name(name + MISMATCH_SUFFIX)):
         resolved = candidate.resolve()
         if resolved.parent != root:
             raise ValueError(f"Unsafe file name {name!r} in {uri!r}: {candidate} resolves to "
@@ -161,7 +174,7 @@ def safe_local_path(download_dir, uri):
     return path
 
 
-def manifest_row(local_path, status, message="", url=""):
+def manifest_row(local_path, status, message="", url="", verified=""):
     """
     One manifest row as a tuple, in `MANIFEST_COLUMNS` order.
 
@@ -171,6 +184,8 @@ def manifest_row(local_path, status, message="", url=""):
     status : {"COMPLETE", "SKIPPED", "ERROR"}
     message : str, optional
     url : str, optional
+    verified : str, optional
+        What was checked (see `MANIFEST_COLUMNS`).
 
     Returns
     -------
@@ -178,12 +193,13 @@ def manifest_row(local_path, status, message="", url=""):
 
     Examples
     --------
-    >>> manifest_row("data/a.fits", "SKIPPED", "already on disk", "https://x/y")
-    ('data/a.fits', 'SKIPPED', 'already on disk', 'https://x/y')
+    >>> manifest_row("data/a.fits", "SKIPPED", "already on disk", "https://x/y", "size (fileSize)")
+    ('data/a.fits', 'SKIPPED', 'already on disk', 'https://x/y', 'size (fileSize)')
     """
     if status not in ("COMPLETE", "SKIPPED", "ERROR"):
         raise ValueError(f"Invalid manifest status {status!r}")
-    return ("" if local_path is None else str(local_path), status, message or "", url or "")
+    return ("" if local_path is None else str(local_path), status, message or "", url or "",
+            verified or "")
 
 
 def make_manifest(rows):
@@ -198,13 +214,14 @@ def make_manifest(rows):
     Returns
     -------
     manifest : `~astropy.table.Table`
-        Columns ``Local Path``, ``Status``, ``Message``, ``URL`` (strings).
+        Columns ``Local Path``, ``Status``, ``Message``, ``URL`` (as astroquery's) and
+        ``Verified`` (strings).
 
     Examples
     --------
     >>> t = make_manifest([manifest_row("a.fits", "COMPLETE", url="u")])
     >>> t.colnames, t["Status"].tolist()
-    (['Local Path', 'Status', 'Message', 'URL'], ['COMPLETE'])
+    (['Local Path', 'Status', 'Message', 'URL', 'Verified'], ['COMPLETE'])
     """
     columns = list(zip(*rows)) if rows else [[] for _ in MANIFEST_COLUMNS]
     return Table([np.array(list(c), dtype=str) for c in columns], names=MANIFEST_COLUMNS)
@@ -477,7 +494,10 @@ class DownloadMixin:
         manifest : `~astropy.table.Table`
             One row per distinct file, in input order: ``Local Path``, ``Status``
             (``COMPLETE``, ``SKIPPED`` when already on disk, or ``ERROR``),
-            ``Message`` (why, for errors) and ``URL``.
+            ``Message`` (why, for errors), ``URL`` and ``Verified`` (what was checked:
+            ``size (fileSize)``, ``size (Content-Length)``, with ``, md5`` when a
+            checksum matched, or ``unverified``). A file whose checksum does not match
+            is kept as ``<name>.checksum-mismatch`` (an ``ERROR`` row).
 
         Raises
         ------
@@ -652,8 +672,10 @@ class DownloadMixin:
         directory = Path(download_dir)
         directory.mkdir(parents=True, exist_ok=True)
         auth = dict(self._auth_headers())   # may raise LoginError before anything is sent
-        settings = TransferSettings(policy=RetryPolicy.from_conf(), block=block_size_conf(), auth=auth)
-        jobs, rows = _plan(items, directory, conf.server)
+        server = conf.server
+        settings = TransferSettings(policy=RetryPolicy.from_conf(), block=block_size_conf(), auth=auth,
+                                    server=server)
+        jobs, rows = _plan(items, directory, server)
         sizes = [job.size for job in jobs]
         total = sum(sizes) if sizes and None not in sizes else None
         workers = max(1, min(int(conf.download_concurrency), len(jobs) or 1))
@@ -668,10 +690,11 @@ class DownloadMixin:
                 try:
                     for job, future in futures:
                         try:
-                            status, message = future.result()
+                            outcome = future.result()
                         except Exception as exc:   # a bug or an OS error must not stop the others
-                            status, message = "ERROR", f"{type(exc).__name__}: {exc}"
-                        rows[job.index] = manifest_row(job.path, status, message, job.url)
+                            outcome = Outcome("ERROR", f"{type(exc).__name__}: {exc}", path=job.path)
+                        rows[job.index] = manifest_row(outcome.path, outcome.status, outcome.message,
+                                                       job.url, outcome.verified)
                 except BaseException:   # e.g. KeyboardInterrupt: stop the transfers, keep .part files
                     settings.stop.set()
                     for _, future in futures:

@@ -19,6 +19,7 @@ import os
 import re
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 # Third party
@@ -26,13 +27,20 @@ import numpy as np
 import requests
 
 # Local
-from .transport import GiveUp, RetryPolicy
+from .transport import GiveUp, RetryPolicy, may_send_token
 
-__all__ = ["FileJob", "Transfer", "TransferSettings", "FileError", "fetch_file", "parse_checksum",
-           "file_checksum", "PART_SUFFIX"]
+__all__ = ["FileJob", "Transfer", "TransferSettings", "Outcome", "FileError", "fetch_file",
+           "finish", "parse_checksum", "file_checksum", "PART_SUFFIX", "MISMATCH_SUFFIX"]
 
 #: Suffix of the temporary file a download is written to before it is complete.
 PART_SUFFIX = ".part"
+
+#: Suffix of a complete file whose checksum does not match the catalogue's: kept, marked.
+MISMATCH_SUFFIX = ".checksum-mismatch"
+
+#: Redirects followed for one request (each hop decides again whether the token goes).
+MAX_REDIRECTS = 10
+_REDIRECT_CODES = (301, 302, 303, 307, 308)
 
 #: Hexadecimal digest length -> hashlib algorithm, for checksums without a prefix.
 _HEX_LENGTHS = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
@@ -76,6 +84,27 @@ class FileJob:
         """The temporary file the bytes are written to: ``<name>.part``."""
         return self.path.with_name(self.path.name + PART_SUFFIX)
 
+    @property
+    def mismatch(self):
+        """Where complete bytes whose checksum does not match are kept."""
+        return self.path.with_name(self.path.name + MISMATCH_SUFFIX)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """
+    How one file ended: its manifest ``Status``, ``Message`` and ``Verified`` and its path.
+
+    ``verified`` says exactly what was checked: ``"size (fileSize)"`` (the catalogue's
+    size), ``"size (Content-Length)"`` (the size the server announced), either followed
+    by the checksum algorithm that matched (``", md5"``), or ``"unverified"``.
+    """
+
+    status: str
+    message: str = ""
+    verified: str = ""
+    path: Path = None
+
 
 @dataclasses.dataclass(frozen=True)
 class TransferSettings:
@@ -84,6 +113,7 @@ class TransferSettings:
     policy: RetryPolicy
     block: int
     auth: dict
+    server: str
     stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 
 
@@ -103,6 +133,8 @@ class Transfer:
         Bytes of this file shown on the progress bar.
     retries : int
         Retries made so far.
+    withheld_from : str or None
+        The host a redirect led to, where the MAST token was not sent (last attempt).
     """
 
     job: FileJob
@@ -110,6 +142,14 @@ class Transfer:
     expected: int = None
     counted: int = 0
     retries: int = 0
+    withheld_from: str = None
+
+    @property
+    def size_source(self):
+        """What the expected size comes from: ``fileSize``, ``Content-Length`` or None."""
+        if self.job.size is not None:
+            return "fileSize"
+        return None if self.expected is None else "Content-Length"
 
     def on_disk(self):
         """Bytes in the ``.part`` file (0 when there is none)."""
@@ -257,7 +297,7 @@ def _content_range(value):
 # ---------------------------------------------------------------------- one file
 def fetch_file(session, job, settings, progress):
     """
-    Download one file; return ``(status, message)`` (never raises for HTTP failures).
+    Download one file; return its `Outcome` (never raises for HTTP failures).
 
     Parameters
     ----------
@@ -265,28 +305,29 @@ def fetch_file(session, job, settings, progress):
     job : FileJob
     settings : TransferSettings
     progress : object
-        With ``add(nbytes)`` and ``file_done()`` (see ``download.ByteProgress``).
+        With ``add(nbytes)`` and ``file_done()`` (see ``download._Progress``).
 
     Returns
     -------
-    status, message : str
-        ``COMPLETE``, ``SKIPPED`` or ``ERROR``, and why.
+    outcome : Outcome
+        ``COMPLETE``, ``SKIPPED`` or ``ERROR``, why, and what was verified.
     """
     try:
         return _fetch(session, job, settings, progress)
     except FileError as exc:
-        return "ERROR", str(exc)
+        return Outcome("ERROR", str(exc), path=job.path)
     finally:
         progress.file_done()
 
 
 def _fetch(session, job, settings, progress):
-    """Download ``job`` to its path; return (status, message) or raise `FileError`."""
+    """Download ``job`` to its path; return an `Outcome` or raise `FileError`."""
     path, size = job.path, job.size
     if path.is_file() and size is not None and path.stat().st_size == size:
         job.part.unlink(missing_ok=True)   # a stale partial copy of a complete file
         progress.add(size)
-        return "SKIPPED", f"Already on disk with the expected size ({size} bytes)."
+        return Outcome("SKIPPED", f"Already on disk with the expected size ({size} bytes).",
+                       "size (fileSize)", path)
     transfer = Transfer(job, check_existing=path.is_file() and size is None, expected=size)
     while True:
         offset = transfer.on_disk()
@@ -295,7 +336,7 @@ def _fetch(session, job, settings, progress):
             offset = 0
         transfer.show(offset, progress)
         if size is not None and offset == size:
-            return finish(job, size)
+            return finish(job, size, "fileSize")
         try:
             outcome = _attempt(session, transfer, offset, settings, progress)
         except requests.Timeout:
@@ -313,13 +354,52 @@ def _fetch(session, job, settings, progress):
             continue
         if outcome == "confirmed":
             job.part.unlink(missing_ok=True)
-            return "SKIPPED", f"Already on disk with the size MAST announces ({transfer.expected} bytes)."
+            return Outcome("SKIPPED", "Already on disk with the size MAST announces "
+                           f"({transfer.expected} bytes).", "size (Content-Length)", path)
         got, expected = transfer.on_disk(), transfer.expected
         if expected is not None and got < expected:
             transfer.retry_or_fail(f"Transfer of {job.uri} ended after {got} of {expected} bytes; "
                                    "run the download again to resume", settings.policy)
             continue
-        return finish(job, got if expected is None else expected)
+        return finish(job, got if expected is None else expected, transfer.size_source)
+
+
+def _get(session, transfer, headers, settings):
+    """
+    GET the file's URL, following redirects here so that each hop decides again
+    whether the MAST token goes with it (`~astroquery_nirspec.transport.may_send_token`).
+    """
+    url = transfer.job.url
+    transfer.withheld_from = None
+    for _ in range(MAX_REDIRECTS + 1):
+        hop = dict(headers)
+        if settings.auth:
+            if may_send_token(url, server=settings.server):
+                hop.update(settings.auth)
+            else:
+                transfer.withheld_from = urllib.parse.urlsplit(url).netloc
+        response = session.get(url, headers=hop, stream=True, timeout=settings.policy.timeout,
+                               allow_redirects=False)
+        location = response.headers.get("Location")
+        if response.status_code not in _REDIRECT_CODES or not location:
+            return response
+        response.close()
+        url = urllib.parse.urljoin(url, location)
+    raise FileError(f"More than {MAX_REDIRECTS} redirects for {transfer.job.uri}; the last to {url}.")
+
+
+def _refused(code, transfer, settings):
+    """The FileError of an HTTP 401/403 reply, saying what to do."""
+    uri = transfer.job.uri
+    if transfer.withheld_from:
+        return FileError(f"HTTP {code}: the download of {uri} was redirected to "
+                         f"{transfer.withheld_from}, which is not a MAST host reached over HTTPS, "
+                         "so the MAST token was not sent there.")
+    if settings.auth:
+        return FileError(f"HTTP {code}: MAST refused the token for {uri} (exclusive "
+                         "access to another programme, or an expired token); check "
+                         "it at https://auth.mast.stsci.edu/token.")
+    return FileError(f"HTTP {code}: {uri} is exclusive access; {_LOGIN_HELP}.")
 
 
 def _attempt(session, transfer, offset, settings, progress):
@@ -331,18 +411,13 @@ def _attempt(session, transfer, offset, settings, progress):
     again at once) or a `_Retry`; raises `FileError` for a permanent failure.
     """
     job = transfer.job
-    headers = dict(settings.auth, **{"Accept-Encoding": "identity"})
+    headers = {"Accept-Encoding": "identity"}
     if offset and not transfer.check_existing:
         headers["Range"] = f"bytes={offset}-"
-    with session.get(job.url, headers=headers, stream=True,
-                     timeout=settings.policy.timeout) as response:
+    with _get(session, transfer, headers, settings) as response:
         code = response.status_code
         if code in (401, 403):
-            if settings.auth:
-                raise FileError(f"HTTP {code}: MAST refused the token for {job.uri} (exclusive "
-                                "access to another programme, or an expired token); check "
-                                "it at https://auth.mast.stsci.edu/token.")
-            raise FileError(f"HTTP {code}: {job.uri} is exclusive access; {_LOGIN_HELP}.")
+            raise _refused(code, transfer, settings)
         if code == 416 and offset:
             job.part.unlink()   # the partial file does not fit the file: start again
             return "again"
@@ -398,21 +473,57 @@ def _receive(response, transfer, offset, settings, progress):
     return False
 
 
-def finish(job, size):
-    """Check the complete ``.part`` file and move it to its final name."""
+def _checksum_note(checksum):
+    """Why a checksum is (or is not) evidence: its algorithm is named, assumed, or unknown."""
+    text = str(checksum).strip()
+    if ":" in text or "=" in text:
+        return "the catalogue names its algorithm"
+    return (f"MAST does not document the algorithm of its checksum: a {len(text)}-hex-digit value "
+            "was taken for this one, so a mismatch need not mean the bytes are damaged")
+
+
+def finish(job, size, source):
+    """
+    Check the complete ``.part`` file and move it to its final name; its `Outcome`.
+
+    The size decides: a file of the wrong size is deleted (`FileError`). A checksum is
+    checked when it is in a recognisable form (`parse_checksum`); a mismatch never
+    deletes a file of the right size: the bytes are kept as ``<name>.checksum-mismatch``
+    and the row is an ERROR that says so.
+
+    Parameters
+    ----------
+    job : FileJob
+    size : int
+        The size the file must have.
+    source : str or None
+        Where ``size`` comes from (``"fileSize"``, ``"Content-Length"``), None when
+        nothing announced it (the size is then not evidence).
+    """
     part = job.part
     got = part.stat().st_size
     if got != size:
         part.unlink()
         raise FileError(f"Size mismatch: received {got} bytes, expected {size}; "
                         "the file was not saved.")
+    checked = [f"size ({source})"] if source else []
+    message = ""
     parsed = parse_checksum(job.checksum)
     if parsed is not None:
         algorithm, digest = parsed
         actual = file_checksum(part, algorithm)
         if actual != digest:
-            part.unlink()
-            raise FileError(f"Checksum mismatch: {algorithm} of the received file is "
-                            f"{actual}, the catalogue says {digest}; the file was not saved.")
+            os.replace(part, job.mismatch)
+            return Outcome("ERROR", (
+                f"Checksum mismatch: the {algorithm} of the received bytes is {actual}, the "
+                f"catalogue's checksum is {digest} ({_checksum_note(job.checksum)}). "
+                + (f"The size matches ({size} bytes, {source}). " if source else "")
+                + f"The bytes are kept as {job.mismatch.name}: check them, or run the download "
+                "again to fetch the file anew."),
+                ", ".join(checked + [f"{algorithm} MISMATCH"]), job.mismatch)
+        checked.append(algorithm)
+    elif job.checksum is not None and not np.ma.is_masked(job.checksum) and str(job.checksum).strip():
+        message = (f"The catalogue's checksum {str(job.checksum).strip()!r} is in no form whose "
+                   "algorithm is known; it was not checked.")
     os.replace(part, job.path)
-    return "COMPLETE", ""
+    return Outcome("COMPLETE", message, ", ".join(checked) or "unverified", job.path)

@@ -137,7 +137,7 @@ def test_file_checksum_reads_in_blocks(tmp_path):
 
 
 def test_manifest_helpers():
-    assert dl.manifest_row(Path("d") / "a", "ERROR", None, None) == (str(Path("d") / "a"), "ERROR", "", "")
+    assert dl.manifest_row(Path("d") / "a", "ERROR", None, None) == (str(Path("d") / "a"), "ERROR", "", "", "")
     with pytest.raises(ValueError):
         dl.manifest_row("a", "DONE")
     empty = dl.make_manifest([])
@@ -177,8 +177,10 @@ def test_download_files_from_table_rows(srv, client, tmp_path):
                    checksums=[hashlib.md5(FILES[A_URI]).hexdigest(),
                               "sha256:" + hashlib.sha256(FILES[B_URI]).hexdigest(), None])
     manifest = client.download_files(files, download_dir=tmp_path / "data", verbose=False)
-    assert manifest.colnames == ["Local Path", "Status", "Message", "URL"]
+    assert manifest.colnames == ["Local Path", "Status", "Message", "URL", "Verified"]
     assert _statuses(manifest) == ["COMPLETE"] * 3
+    assert manifest["Verified"].tolist() == ["size (fileSize), md5", "size (fileSize), sha256",
+                                             "size (fileSize)"]
     for row, uri in zip(manifest, (A_URI, B_URI, C_URI)):
         path = Path(row["Local Path"])
         assert path == tmp_path / "data" / uri.rsplit("/", 1)[-1]
@@ -441,19 +443,50 @@ def test_short_body_without_error_is_an_error(srv, client, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_checksum_mismatch_is_an_error(srv, client, tmp_path):
+def test_checksum_mismatch_keeps_the_bytes_under_a_marked_name(srv, client, tmp_path):
+    # MAST documents no checksum algorithm: a file of the right size is never deleted over it
     files = _table(A_URI, B_URI, checksums=["0" * 32, hashlib.md5(FILES[B_URI]).hexdigest()])
     manifest = client.download_files(files, download_dir=tmp_path, verbose=False)
     assert _statuses(manifest) == ["ERROR", "COMPLETE"]
-    assert "Checksum mismatch" in manifest["Message"][0] and "md5" in manifest["Message"][0]
-    assert not (tmp_path / A_URI.rsplit("/", 1)[-1]).exists()
+    name = A_URI.rsplit("/", 1)[-1]
+    kept = tmp_path / (name + ".checksum-mismatch")
+    assert kept.read_bytes() == FILES[A_URI]                 # every byte kept...
+    assert not (tmp_path / name).exists()                    # ...but not under the real name
+    assert manifest["Local Path"][0] == str(kept)
+    message = manifest["Message"][0]
+    assert "Checksum mismatch" in message and "md5" in message and "0" * 32 in message
+    assert "does not document" in message and kept.name in message
+    assert f"size matches ({len(FILES[A_URI])} bytes, fileSize)" in message
+    assert manifest["Verified"].tolist() == ["size (fileSize), md5 MISMATCH", "size (fileSize), md5"]
     assert _no_part_files(tmp_path)
+    again = client.download_files(files[:1], download_dir=tmp_path, verbose=False)   # a rerun fetches anew
+    assert _statuses(again) == ["ERROR"] and kept.read_bytes() == FILES[A_URI]
 
 
-def test_unrecognised_checksum_is_not_checked(srv, client, tmp_path):
-    manifest = client.download_files(_table(A_URI, checksums=["crc32:1234abcd"]),
+def test_a_named_algorithm_that_mismatches_also_keeps_the_bytes(srv, client, tmp_path):
+    files = _table(C_URI, checksums=["sha256:" + "1" * 64])
+    manifest = client.download_files(files, download_dir=tmp_path, verbose=False)
+    assert _statuses(manifest) == ["ERROR"]
+    assert "names its algorithm" in manifest["Message"][0]
+    assert (tmp_path / (C_URI.rsplit("/", 1)[-1] + ".checksum-mismatch")).read_bytes() == FILES[C_URI]
+
+
+@pytest.mark.parametrize("checksum", ["crc32:1234abcd", "3735928559"], ids=["unknown algorithm", "2018 integer"])
+def test_unrecognised_checksum_is_not_checked_and_the_manifest_says_so(srv, client, tmp_path, checksum):
+    manifest = client.download_files(_table(A_URI, checksums=[checksum]),
                                      download_dir=tmp_path, verbose=False)
     assert _statuses(manifest) == ["COMPLETE"]
+    assert manifest["Verified"][0] == "size (fileSize)"
+    assert "not checked" in manifest["Message"][0] and checksum in manifest["Message"][0]
+
+
+def test_verified_says_where_the_size_came_from(srv, client, tmp_path):
+    manifest = client.download_files([A_URI], download_dir=tmp_path, verbose=False)   # no fileSize
+    assert manifest["Verified"].tolist() == ["size (Content-Length)"]
+    again = client.download_files([A_URI], download_dir=tmp_path, verbose=False)
+    assert _statuses(again) == ["SKIPPED"] and again["Verified"].tolist() == ["size (Content-Length)"]
+    rows = client.download_files(_table(A_URI), download_dir=tmp_path, verbose=False)
+    assert _statuses(rows) == ["SKIPPED"] and rows["Verified"].tolist() == ["size (fileSize)"]
 
 
 # ---------------------------------------------------------------------- existing files
