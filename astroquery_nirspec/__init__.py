@@ -64,7 +64,7 @@ class Conf(_config.ConfigNamespace):
         "terminal; False hides them.",
         cfgtype="boolean")
     max_concurrent_pages = _config.ConfigItem(
-        1,
+        3,
         "How many requests of one query may be in flight at once: the pages after the "
         "first, and the sky fields of a duplicate check (1: one at a time). Keep it at "
         "most 4 to be polite to MAST.",

@@ -14,7 +14,7 @@ From query results to files on disk: MAST file downloads and CAOM products.
 Every download returns a manifest `~astropy.table.Table` shaped like astroquery's
 (``Local Path``, ``Status``, ``Message``, ``URL``) plus ``Verified``, one row per file,
 ``Status`` one of ``COMPLETE``, ``SKIPPED`` or ``ERROR``. A failing file never stops
-the others. The transfer of one file is `astroquery_nirspec.transfer`.
+the others. The transfer of one file is ``astroquery_nirspec.transfer``.
 
 How a file is fetched
 ---------------------
