@@ -73,7 +73,7 @@ from . import progress as _progress
 from .transfer import (MISMATCH_SUFFIX, PART_SUFFIX, FileJob, Outcome, TransferSettings,
                        block_size_conf, fetch_file)
 from .transfer import file_checksum, parse_checksum  # noqa: F401  (public here since 0.1)
-from .transport import RetryPolicy
+from .retry import RetryPolicy
 
 __all__ = ["DownloadMixin", "download_url", "safe_local_path", "parse_checksum",
            "file_checksum", "manifest_row", "make_manifest", "file_items",

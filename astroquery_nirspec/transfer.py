@@ -27,7 +27,8 @@ import numpy as np
 import requests
 
 # Local
-from .transport import GiveUp, RetryPolicy, may_send_token
+from .hosts import may_send_token
+from .retry import GiveUp, RetryPolicy
 
 __all__ = ["FileJob", "Transfer", "TransferSettings", "Outcome", "FileError", "fetch_file",
            "finish", "parse_checksum", "file_checksum", "PART_SUFFIX", "MISMATCH_SUFFIX"]

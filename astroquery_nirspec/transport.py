@@ -4,31 +4,35 @@ The MAST Mashup ``invoke`` transport: encoding, EXECUTING polls, paging, retries
 One place decides how a request reaches MAST (``POST <server>/api/v0/invoke`` with
 the form body ``request=<url-quoted JSON>``, see ``mast-protocol.md`` §1.2), how an
 ``EXECUTING`` reply is polled, which failures are retried and how often, and how
-the pages of a result are walked and checked. Every request goes through
+the pages of a result are walked and checked (the pages after the first
+``conf.max_concurrent_pages`` at a time). Which failures are retried is
+`RetryPolicy` (``astroquery_nirspec.retry``); who may receive the MAST token is
+`may_send_token` (``astroquery_nirspec.hosts``). Every request goes through
 `astroquery.query.BaseQuery._request`, so astroquery's session, logging and cache
 are used; a reply that is not a complete, valid result is removed from the cache
 at once, so a failure is never served from it.
 """
-import dataclasses
-import email.utils
 import gc
 import hashlib
-import ipaddress
 import json
 import math
+import threading
 import time
 import urllib.parse
 import uuid
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from astroquery import log
-from astroquery.exceptions import InvalidQueryError
+from astroquery.exceptions import InvalidQueryError, RemoteServiceError, TimeoutError
 from astroquery.query import AstroQuery
-from astroquery.exceptions import RemoteServiceError, TimeoutError
 
 from . import conf
+# The retry policy and the token rule have their own modules; they are named here too, as
+# parts of the transport's API.
+from .hosts import MAST_DOMAIN, is_loopback, may_send_token
+from .retry import (TRANSIENT_ERRORS, TRANSIENT_STATUS, GiveUp, RetryPolicy,
+                    RetryWait, retry_after)
 
 try:  # a dependency: 1.5x faster than json here (benchmarks/bench_reply.py, docs/performance.rst)
     import orjson as _orjson
@@ -37,16 +41,10 @@ except ImportError:  # pragma: no cover - a platform without an orjson wheel
 
 __all__ = ["invoke_url", "encode_request", "loads", "reply_json", "retry_after", "invoke",
            "invoke_many", "max_concurrent", "may_send_token", "is_loopback", "PageProgress",
-           "RetryPolicy", "RetryWait", "GiveUp"]
+           "RetryPolicy", "RetryWait", "GiveUp", "TRANSIENT_STATUS", "TRANSIENT_ERRORS", "MAST_DOMAIN"]
 
 #: The headers astroquery.mast sends with every invoke request (mast-protocol.md §1.2).
 HEADERS = {"Content-type": "application/x-www-form-urlencoded", "Accept": "text/plain"}
-
-#: HTTP status codes worth another try: the service is busy or briefly down.
-TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
-
-#: Exceptions of a request worth another try: refused, reset, or cut in the middle of the reply.
-TRANSIENT_ERRORS = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 _MAX_POLL_SLEEP = 5.0
 
@@ -147,287 +145,6 @@ def _forget(query, entry):
         entry.request_file(query.cache_location).unlink(missing_ok=True)
     except OSError:
         pass
-
-
-def retry_after(response):
-    """
-    Seconds asked for by a reply's ``Retry-After`` header (seconds or an HTTP date), or None.
-
-    Examples
-    --------
-    >>> from astroquery.utils.mocks import MockResponse
-    >>> reply = MockResponse(content=b"busy")
-    >>> reply.headers = {"Retry-After": "5"}
-    >>> retry_after(reply)
-    5.0
-    """
-    value = response.headers.get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-class GiveUp(Exception):
-    """
-    Raised by `RetryPolicy.next_wait` when a request is not to be tried again.
-
-    Attributes
-    ----------
-    reason : str
-        Why, in words that finish a sentence (``"gave up after 3 retries"``).
-    exhausted : bool
-        True when the retries are used up; False when the next wait would not fit
-        in the time left.
-    """
-
-    def __init__(self, reason, *, exhausted):
-        super().__init__(reason)
-        self.reason = reason
-        self.exhausted = exhausted
-
-
-@dataclasses.dataclass(frozen=True)
-class RetryWait:
-    """
-    How long to wait before the next try, and who asked for it.
-
-    Attributes
-    ----------
-    seconds : float
-    source : {"Retry-After", "back-off"}
-        The server's ``Retry-After`` header, or the back-off formula.
-    """
-
-    seconds: float
-    source: str
-
-    def describe(self):
-        """
-        The wait in words, naming where it comes from.
-
-        Examples
-        --------
-        >>> RetryWait(4.0, "back-off").describe()
-        'the back-off wait of 4.0 s (conf.retry_backoff x 2**n)'
-        >>> RetryWait(3600.0, "Retry-After").describe()
-        "the server's Retry-After of 3600.0 s"
-        """
-        if self.source == "Retry-After":
-            return f"the server's Retry-After of {self.seconds:.1f} s"
-        return f"the back-off wait of {self.seconds:.1f} s (conf.retry_backoff x 2**n)"
-
-
-@dataclasses.dataclass(frozen=True)
-class RetryPolicy:
-    """
-    Which failures are tried again, how often, and how long to wait: one value for
-    queries and downloads.
-
-    Shaped like urllib3's ``Retry``: an immutable value, built from
-    `astroquery_nirspec.conf` when a request starts (`from_conf`); the count of
-    retries already made is passed in, so one policy serves many requests.
-
-    Attributes
-    ----------
-    max_retries : int
-        Retries after the first try (``conf.max_retries``).
-    backoff : float
-        The n-th retry waits ``backoff * 2**(n-1)`` seconds (``conf.retry_backoff``)...
-    respect_retry_after : bool
-        ...unless the reply has a ``Retry-After`` header, which then decides.
-    timeout : float
-        No wait may exceed this, nor the time left before a deadline (``conf.timeout``).
-    statuses : frozenset of int
-        Transient HTTP statuses (429 and 5xx gateway/availability errors).
-    errors : tuple of type
-        Transient exceptions (connection refused, reset or cut). A
-        `requests.Timeout` is never retried: the time limit is spent.
-
-    Examples
-    --------
-    >>> policy = RetryPolicy(max_retries=2, backoff=1.0, timeout=10.0)
-    >>> policy.is_transient(503), policy.is_transient(404)
-    (True, False)
-    >>> [policy.next_wait(n).seconds for n in (0, 1)]
-    [1.0, 2.0]
-    >>> policy.next_wait(2)
-    Traceback (most recent call last):
-    ...
-    astroquery_nirspec.transport.GiveUp: gave up after 2 retries
-    """
-
-    max_retries: int = 3
-    backoff: float = 1.0
-    timeout: float = 600.0
-    respect_retry_after: bool = True
-    statuses: frozenset = TRANSIENT_STATUS
-    errors: tuple = TRANSIENT_ERRORS
-
-    @classmethod
-    def from_conf(cls):
-        """
-        The policy of the current `astroquery_nirspec.conf`, read now.
-
-        Examples
-        --------
-        >>> from astroquery_nirspec import conf
-        >>> with conf.set_temp("max_retries", 5):
-        ...     RetryPolicy.from_conf().max_retries
-        5
-        """
-        return cls(max_retries=max(0, int(conf.max_retries)), backoff=max(0.0, float(conf.retry_backoff)),
-                   timeout=float(conf.timeout))
-
-    def is_transient(self, failure):
-        """
-        Whether an HTTP status (int) or an exception is worth another try.
-
-        Examples
-        --------
-        >>> import requests
-        >>> policy = RetryPolicy()
-        >>> policy.is_transient(requests.ConnectionError()), policy.is_transient(requests.ReadTimeout())
-        (True, False)
-        """
-        if isinstance(failure, BaseException):
-            return isinstance(failure, self.errors) and not isinstance(failure, requests.Timeout)
-        return failure in self.statuses
-
-    def backoff_wait(self, retries_done):
-        """
-        Seconds the back-off formula gives for the next retry.
-
-        Examples
-        --------
-        >>> RetryPolicy(backoff=0.5).backoff_wait(3)
-        4.0
-        """
-        return self.backoff * 2 ** retries_done
-
-    def next_wait(self, retries_done, response=None, *, remaining=None):
-        """
-        The wait before the next try, or `GiveUp`.
-
-        Parameters
-        ----------
-        retries_done : int
-            Retries already made for this request.
-        response : `requests.Response`, optional
-            The failed reply, whose ``Retry-After`` header wins when present.
-        remaining : float, optional
-            Seconds left before the request's deadline; default ``timeout``.
-
-        Returns
-        -------
-        wait : `RetryWait`
-
-        Raises
-        ------
-        GiveUp
-            When ``max_retries`` retries were made, or the wait would not fit in the
-            time left (the reason names the wait's source).
-
-        Examples
-        --------
-        >>> from astroquery.utils.mocks import MockResponse
-        >>> busy = MockResponse(content=b"busy")
-        >>> busy.headers = {"Retry-After": "3600"}
-        >>> RetryPolicy(timeout=30.0).next_wait(0, busy)
-        Traceback (most recent call last):
-        ...
-        astroquery_nirspec.transport.GiveUp: the server's Retry-After of 3600.0 s is longer than the 30.0 s left of conf.timeout (30.0 s)
-        >>> RetryPolicy(backoff=1.0, timeout=3.0).next_wait(2).describe()
-        Traceback (most recent call last):
-        ...
-        astroquery_nirspec.transport.GiveUp: the back-off wait of 4.0 s (conf.retry_backoff x 2**n) is longer than the 3.0 s left of conf.timeout (3.0 s)
-        """
-        if retries_done >= self.max_retries:
-            raise GiveUp(f"gave up after {self.max_retries} retries", exhausted=True)
-        asked = retry_after(response) if self.respect_retry_after else None
-        wait = (RetryWait(self.backoff_wait(retries_done), "back-off") if asked is None
-                else RetryWait(asked, "Retry-After"))
-        left = self.timeout if remaining is None else min(self.timeout, remaining)
-        if wait.seconds >= left and wait.seconds > 0:
-            raise GiveUp(f"{wait.describe()} is longer than the {max(0.0, left):.1f} s left of "
-                         f"conf.timeout ({self.timeout} s)", exhausted=False)
-        return wait
-
-
-#: MAST's own hosts: ``stsci.edu`` and its sub-domains (mast.stsci.edu, auth.mast.stsci.edu, ...).
-MAST_DOMAIN = "stsci.edu"
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _origin(url):
-    parts = urllib.parse.urlsplit(url)
-    scheme = (parts.scheme or "").lower()
-    try:
-        port = parts.port or _DEFAULT_PORTS.get(scheme)
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port
-
-
-def is_loopback(host):
-    """
-    Whether a host name is this machine (``localhost`` or a loopback address).
-
-    Examples
-    --------
-    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("mast.stsci.edu")
-    (True, True, False)
-    """
-    host = (host or "").lower().strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def may_send_token(url, *, server=None):
-    """
-    Whether a MAST token may go with a request to ``url``: the one place that decides.
-
-    Yes for HTTPS to a MAST host (``stsci.edu`` or a sub-domain); yes for a loopback
-    URL of the same origin (scheme, host, port) as the configured ``server`` (the
-    local test servers); no for anything else. Downloads ask it again at every
-    redirect, so a redirect to a MAST host keeps the token and any other drops it.
-
-    Parameters
-    ----------
-    url : str
-    server : str, optional
-        The configured server; default ``conf.server``, read now.
-
-    Examples
-    --------
-    >>> may_send_token("https://mast.stsci.edu/api/v0.1/Download/file?uri=x")
-    True
-    >>> may_send_token("http://mast.stsci.edu/api/v0/invoke")
-    False
-    >>> may_send_token("https://stsci.edu.example.org/x"), may_send_token("https://s3.amazonaws.com/x")
-    (False, False)
-    >>> may_send_token("http://127.0.0.1:8123/x", server="http://127.0.0.1:8123")
-    True
-    >>> may_send_token("http://127.0.0.1:9999/x", server="http://127.0.0.1:8123")
-    False
-    """
-    scheme, host, port = _origin(url)
-    if scheme == "https" and (host == MAST_DOMAIN or host.endswith("." + MAST_DOMAIN)):
-        return True
-    server = conf.server if server is None else server
-    return is_loopback(host) and (scheme, host, port) == _origin(server)
 
 
 def _server_message(response):
