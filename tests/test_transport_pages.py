@@ -178,6 +178,22 @@ def test_progress_is_reported_in_page_order(counting):
     assert [p.rows for p in seen] == list(range(10, 101, 10))
 
 
+def test_each_page_is_parsed_in_the_thread_that_fetched_it(counting, monkeypatch):
+    parsed_in = []
+    real = transport.loads
+
+    def recording(content):
+        parsed_in.append(threading.current_thread().name)
+        return real(content)
+
+    monkeypatch.setattr(transport, "loads", recording)
+    with conf.set_temp("max_concurrent_pages", 3):
+        responses = transport.invoke(NirspecMastClass(), {"service": "Test.Paged.0", "pagesize": 10})
+    assert all(getattr(r, "_mast_json", None) is not None for r in responses)
+    assert parsed_in[0] == threading.main_thread().name              # page 1, alone
+    assert len(parsed_in) == 10 and all(n.startswith("nirspec-pages") for n in parsed_in[1:])
+
+
 @pytest.mark.parametrize("workers", [1, 3])
 def test_invoke_many_keeps_order_and_the_bound(counting, workers):
     requests_ = [{"service": f"Test.Field.{k}", "pagesize": 40} for k in range(7)]  # 3 pages each
