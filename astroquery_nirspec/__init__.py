@@ -63,6 +63,12 @@ class Conf(_config.ConfigNamespace):
         "Show progress bars (pages, sky fields, downloads) on standard error when it is a "
         "terminal; False hides them.",
         cfgtype="boolean")
+    max_concurrent_pages = _config.ConfigItem(
+        3,
+        "How many requests of one query may be in flight at once: the pages after the "
+        "first, and the sky fields of a duplicate check (1: one at a time). Keep it at "
+        "most 4 to be polite to MAST.",
+        cfgtype="integer")
     download_concurrency = _config.ConfigItem(
         2,
         "How many files are downloaded at once.",

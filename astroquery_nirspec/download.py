@@ -12,8 +12,10 @@ From query results to files on disk: MAST file downloads and CAOM products.
   ``Observations.filter_products`` and downloads what is left like `download_files`.
 
 Every download returns a manifest `~astropy.table.Table` shaped like astroquery's
-(``Local Path``, ``Status``, ``Message``, ``URL``), one row per file, ``Status`` one of
-``COMPLETE``, ``SKIPPED`` or ``ERROR``. A failing file never stops the others.
+(``Local Path``, ``Status``, ``Message``, ``URL``) plus ``Verified``, one row per file,
+``Status`` one of ``COMPLETE``, ``SKIPPED`` or ``ERROR``. A failing file never stops
+the others. The transfer of one file is ``astroquery_nirspec.transfer``; the pure
+helpers (URLs, safe names, items, the manifest) are ``astroquery_nirspec.files``.
 
 How a file is fetched
 ---------------------
@@ -22,6 +24,12 @@ How a file is fetched
   and renamed to ``<name>`` only when complete: its size equals the row's ``fileSize``
   (or, without one, the size the server announced) and its checksum, when the row
   has one in a recognisable form, matches (see `parse_checksum`).
+- Only what was checked is claimed: ``Verified`` is ``size (fileSize)``,
+  ``size (Content-Length)``, either followed by the checksum algorithm that matched
+  (``size (fileSize), md5``), or ``unverified``. MAST documents no algorithm for its
+  ``checksum`` column (32 hex digits today, an integer in 2018), so a file of the right
+  size is never deleted over a checksum: a mismatch keeps the bytes as
+  ``<name>.checksum-mismatch`` and the row is an ``ERROR`` that says so.
 - A ``<name>.part`` left by an interrupted run is resumed with ``Range: bytes=N-``
   when the server answers ``206``; any other answer restarts it from the beginning.
 - An existing ``<name>`` whose size equals ``fileSize`` is not downloaded again
@@ -39,16 +47,14 @@ How a file is fetched
   ``download_dir`` (e.g. through a symbolic link) is refused (``ERROR``).
 - Exclusive-access files need a MAST token (``NirspecMast.login``); the
   ``Authorization`` header comes from ``self._auth_headers()`` and the token never
-  appears in the manifest or in messages.
+  appears in the manifest or in messages. It goes only to MAST hosts over HTTPS (or the
+  configured loopback server, in tests): redirects are followed one by one, and a hop
+  to any other host is sent without it
+  (`~astroquery_nirspec.transport.may_send_token`).
 """
 # Standard library
 import contextlib
-import hashlib
-import os
-import re
 import threading
-import time
-import urllib.parse
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -58,461 +64,56 @@ import numpy as np
 import requests
 from astropy.table import Row, Table
 from astroquery import log
-from astroquery.exceptions import InvalidQueryError, NoResultsWarning, RemoteServiceError
+from astroquery.exceptions import NoResultsWarning, RemoteServiceError
 
 # Local
 from . import conf
 from . import progress as _progress
-from .transport import TRANSIENT_STATUS, retry_after
+from .files import (DOWNLOAD_PATH, MANIFEST_COLUMNS, PRODUCTS_SERVICE, download_url, file_items,
+                    make_manifest, manifest_row, obsid_list, product_items, safe_local_path)
+from .retry import RetryPolicy
+from .transfer import (PART_SUFFIX, FileJob, Outcome, TransferSettings, block_size_conf,
+                       fetch_file, file_checksum, parse_checksum)
 
 __all__ = ["DownloadMixin", "download_url", "safe_local_path", "parse_checksum",
            "file_checksum", "manifest_row", "make_manifest", "file_items",
            "product_items", "obsid_list", "MANIFEST_COLUMNS", "PART_SUFFIX"]
 
-#: Column names of a download manifest, as astroquery's ``Observations.download_products``.
-MANIFEST_COLUMNS = ("Local Path", "Status", "Message", "URL")
-
-#: Suffix of the temporary file a download is written to before it is complete.
-PART_SUFFIX = ".part"
-
-#: Path of MAST's file download endpoint on ``conf.server``.
-DOWNLOAD_PATH = "/api/v0.1/Download/file"
-
-#: CAOM service listing the products of observations (by ``obsid``).
-PRODUCTS_SERVICE = "Mast.Caom.Products"
-
 #: How many obsids go into one ``Mast.Caom.Products`` request.
 OBSIDS_PER_REQUEST = 100
 
-#: Hexadecimal digest length -> hashlib algorithm, for checksums without a prefix.
-_HEX_LENGTHS = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
-_HEX_RE = re.compile(r"^[0-9a-f]+$")
-_LOGIN_HELP = ("log in with NirspecMast.login(token=...) (or set MAST_API_TOKEN and call "
-               "NirspecMast.login()); create a token at https://auth.mast.stsci.edu/token")
 
-
-# ---------------------------------------------------------------------- pure helpers
-def download_url(uri, server=None):
+def _plan(items, directory, server):
     """
-    The MAST download URL of a data URI.
+    One `FileJob` per distinct URI, and the manifest rows of the items refused up front.
 
-    Parameters
-    ----------
-    uri : str
-        A MAST data URI, e.g. ``mast:JWST/product/<file>``.
-    server : str, optional
-        Base URL of the server; default ``conf.server``, read now.
-
-    Returns
-    -------
-    url : str
-
-    Examples
-    --------
-    >>> download_url("mast:JWST/product/jw01345-o052_s00001_x1d.fits", "https://mast.stsci.edu")
-    'https://mast.stsci.edu/api/v0.1/Download/file?uri=mast:JWST/product/jw01345-o052_s00001_x1d.fits'
+    Returns ``(jobs, rows)``: ``rows`` has one slot per distinct item, ``None`` where a
+    job will fill it; rows without a URI, with an unsafe name or with a name another
+    file of this download already has are ERROR rows.
     """
-    server = conf.server if server is None else server
-    return f"{server.rstrip('/')}{DOWNLOAD_PATH}?uri={urllib.parse.quote(uri, safe=':/')}"
-
-
-def _uri_name(uri):
-    """The last segment of a data URI's path (no query or fragment), unchecked."""
-    path = urllib.parse.urlsplit(uri).path if "://" in uri else uri.split("?", 1)[0].split("#", 1)[0]
-    return path.rsplit("/", 1)[-1]
-
-
-def safe_local_path(download_dir, uri):
-    """
-    Where the file of ``uri`` goes in ``download_dir``, refusing names that escape it.
-
-    The name is the last segment of the URI's path. It must not be empty, ``.`` or
-    ``..``, nor hold a path separator (``/`` or ``\\``) or a NUL character, and the
-    resolved path (symbolic links followed) must lie inside ``download_dir``.
-
-    Parameters
-    ----------
-    download_dir : str or `~pathlib.Path`
-    uri : str
-        The data URI (or any URL-like string) the name is taken from.
-
-    Returns
-    -------
-    path : `~pathlib.Path`
-        ``download_dir / name``.
-
-    Raises
-    ------
-    ValueError
-        For an unsafe name, saying why.
-
-    Examples
-    --------
-    >>> str(safe_local_path("data", "mast:JWST/product/../../etc/jw1_x1d.fits"))
-    'data/jw1_x1d.fits'
-    >>> safe_local_path("data", "mast:JWST/product/..")
-    Traceback (most recent call last):
-    ...
-    ValueError: Unsafe file name '..' in 'mast:JWST/product/..': it would leave the download directory.
-    """
-    name = _uri_name(str(uri))
-    if name in ("", ".", ".."):
-        raise ValueError(f"Unsafe file name {name!r} in {uri!r}: it would leave the download directory.")
-    if "\\" in name or "/" in name or "\x00" in name or (os.sep in name) or (
-            os.altsep and os.altsep in name):
-        raise ValueError(f"Unsafe file name {name!r} in {uri!r}: it holds a path separator.")
-    directory = Path(download_dir)
-    path = directory / name
-    root = directory.resolve()
-    for candidate in (path, path.with_name(name + PART_SUFFIX)):
-        resolved = candidate.resolve()
-        if resolved.parent != root:
-            raise ValueError(f"Unsafe file name {name!r} in {uri!r}: {candidate} resolves to "
-                             f"{resolved}, outside the download directory {root}.")
-    return path
-
-
-def parse_checksum(checksum):
-    """
-    The hash algorithm and hexadecimal digest of a catalogue checksum, if recognisable.
-
-    Accepted forms: a hexadecimal digest whose length names the algorithm (32 digits:
-    MD5, 40: SHA-1, 64: SHA-256, 128: SHA-512), or ``<algorithm>:<hex>`` /
-    ``<algorithm>=<hex>`` with an algorithm `hashlib` knows. MAST's JWST file tables
-    document ``checksum`` as "32 hexadecimal digits"; that it is the MD5 of the file
-    as served is an assumption, checked by the remote tests.
-
-    Parameters
-    ----------
-    checksum : str or None
-
-    Returns
-    -------
-    algorithm_digest : tuple of (str, str) or None
-        ``None`` when the value is missing or not recognisable (it is then not checked).
-
-    Examples
-    --------
-    >>> parse_checksum("7D155FED9A5B893EE32D570624C9C293")
-    ('md5', '7d155fed9a5b893ee32d570624c9c293')
-    >>> parse_checksum("sha256:" + "0" * 64)
-    ('sha256', '0000000000000000000000000000000000000000000000000000000000000000')
-    >>> parse_checksum("1234") is None
-    True
-    """
-    if checksum is None or np.ma.is_masked(checksum):
-        return None
-    text = str(checksum).strip().lower()
-    if not text:
-        return None
-    match = re.match(r"^([a-z0-9_-]+)\s*[:=]\s*([0-9a-f]+)$", text)
-    if match:
-        name = match.group(1)
-        candidates = (name, name.replace("-", "_"), name.replace("-", ""))
-        algorithm = next((c for c in candidates if c in hashlib.algorithms_available), None)
-        if algorithm is None:
-            return None
-        digest = match.group(2)
+    jobs, rows, seen_uris, seen_names = [], [], set(), {}
+    for uri, size, checksum in items:
+        if uri is not None and uri in seen_uris:
+            continue
+        rows.append(None)
+        if uri is None:
+            rows[-1] = manifest_row("", "ERROR", "The row has no dataURI.")
+            continue
+        seen_uris.add(uri)
+        url = download_url(uri, server)
         try:
-            if len(digest) != 2 * hashlib.new(algorithm).digest_size:
-                return None
-        except (ValueError, TypeError):  # pragma: no cover - e.g. shake without a length
-            return None
-        return algorithm, digest
-    if _HEX_RE.match(text) and len(text) in _HEX_LENGTHS:
-        return _HEX_LENGTHS[len(text)], text
-    return None
-
-
-def file_checksum(path, algorithm, block_size=None):
-    """
-    The hexadecimal digest of a file, read in blocks.
-
-    Parameters
-    ----------
-    path : str or `~pathlib.Path`
-    algorithm : str
-        A `hashlib` algorithm name.
-    block_size : int, optional
-        Default ``astropy.utils.data.conf.download_block_size``.
-
-    Returns
-    -------
-    digest : str
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = pathlib.Path(d) / "f"
-    ...     _ = p.write_bytes(b"abc")
-    ...     file_checksum(p, "md5")
-    '900150983cd24fb0d6963f7d28e17f72'
-    """
-    block_size = block_size or _block_size()
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(block_size), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def manifest_row(local_path, status, message="", url=""):
-    """
-    One manifest row as a tuple, in `MANIFEST_COLUMNS` order.
-
-    Parameters
-    ----------
-    local_path : str or `~pathlib.Path` or None
-    status : {"COMPLETE", "SKIPPED", "ERROR"}
-    message : str, optional
-    url : str, optional
-
-    Returns
-    -------
-    row : tuple of str
-
-    Examples
-    --------
-    >>> manifest_row("data/a.fits", "SKIPPED", "already on disk", "https://x/y")
-    ('data/a.fits', 'SKIPPED', 'already on disk', 'https://x/y')
-    """
-    if status not in ("COMPLETE", "SKIPPED", "ERROR"):
-        raise ValueError(f"Invalid manifest status {status!r}")
-    return ("" if local_path is None else str(local_path), status, message or "", url or "")
-
-
-def make_manifest(rows):
-    """
-    The manifest Table of a download from its rows.
-
-    Parameters
-    ----------
-    rows : list of tuple
-        As made by `manifest_row`.
-
-    Returns
-    -------
-    manifest : `~astropy.table.Table`
-        Columns ``Local Path``, ``Status``, ``Message``, ``URL`` (strings).
-
-    Examples
-    --------
-    >>> t = make_manifest([manifest_row("a.fits", "COMPLETE", url="u")])
-    >>> t.colnames, t["Status"].tolist()
-    (['Local Path', 'Status', 'Message', 'URL'], ['COMPLETE'])
-    """
-    columns = list(zip(*rows)) if rows else [[] for _ in MANIFEST_COLUMNS]
-    return Table([np.array(list(c), dtype=str) for c in columns], names=MANIFEST_COLUMNS)
-
-
-def _cell(row, name):
-    """A row's value, or None when the column is absent or the value masked/empty."""
-    if name not in row.colnames:
-        return None
-    value = row[name]
-    if np.ma.is_masked(value):
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
-def _size(value):
-    """A positive whole size in bytes, or None."""
-    if value is None:
-        return None
-    try:
-        size = int(value)
-    except (TypeError, ValueError):
-        return None
-    return size if size > 0 and size == float(value) else None
-
-
-def file_items(files, *, uri_column="dataURI", size_column="fileSize", checksum_column="checksum"):
-    """
-    What to download: ``(uri, size, checksum)`` for each file of a Table, Row or list.
-
-    Parameters
-    ----------
-    files : `~astropy.table.Table`, `~astropy.table.Row`, str or list of str
-        Rows with a ``dataURI`` column (``fileSize`` and ``checksum`` optional), or
-        data URIs.
-    uri_column, size_column, checksum_column : str, optional
-        Column names.
-
-    Returns
-    -------
-    items : list of tuple
-        ``(uri or None, size in bytes or None, checksum or None)``; a row without a
-        URI gives ``None`` (it becomes an ERROR row).
-
-    Raises
-    ------
-    astroquery.exceptions.InvalidQueryError
-        When a Table has no ``dataURI`` column.
-
-    Examples
-    --------
-    >>> from astropy.table import Table
-    >>> file_items(Table({"dataURI": ["mast:JWST/product/a.fits"], "fileSize": [2880]}))
-    [('mast:JWST/product/a.fits', 2880, None)]
-    >>> file_items(["mast:JWST/product/b.fits"])
-    [('mast:JWST/product/b.fits', None, None)]
-    """
-    if isinstance(files, Row):
-        files = files.table[files.index:files.index + 1]
-    if isinstance(files, Table):
-        if uri_column not in files.colnames:
-            raise InvalidQueryError(
-                f"The table has no {uri_column!r} column, needed to download its files; "
-                f"its columns are: {', '.join(files.colnames)}.")
-        items = []
-        for row in files:
-            uri = _cell(row, uri_column)
-            items.append((None if uri is None else str(uri).strip(), _size(_cell(row, size_column)),
-                          _cell(row, checksum_column)))
-        return items
-    if isinstance(files, (str, bytes)):
-        files = [files]
-    items = []
-    for uri in files:
-        if isinstance(uri, bytes):
-            uri = uri.decode("utf-8", "replace")
-        if not isinstance(uri, (str, np.str_)):
-            raise InvalidQueryError(f"Give a Table with a {uri_column!r} column or data URIs "
-                                    f"(strings), not {type(uri).__name__}.")
-        uri = str(uri).strip()
-        items.append((uri or None, None, None))
-    return items
-
-
-def product_items(products):
-    """
-    What to download for a CAOM product Table: ``(dataURI, size, None)`` per row.
-
-    The products' ``size`` column (bytes) is used as the expected size when positive.
-
-    Parameters
-    ----------
-    products : `~astropy.table.Table`
-
-    Returns
-    -------
-    items : list of tuple
-
-    Examples
-    --------
-    >>> from astropy.table import Table
-    >>> product_items(Table({"dataURI": ["mast:JWST/product/a_x1d.fits"], "size": [5760]}))
-    [('mast:JWST/product/a_x1d.fits', 5760, None)]
-    """
-    return file_items(products, size_column="size", checksum_column=None)
-
-
-def _obsid_text(value):
-    """An obsid as MAST wants it (decimal text), or None for a missing one."""
-    if value is None or np.ma.is_masked(value):
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, (float, np.floating)):
-        if not np.isfinite(value) or value != int(value):
-            raise InvalidQueryError(f"Invalid obsid {value!r}: obsids are whole numbers.")
-        value = int(value)
-    text = str(value).strip()
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidQueryError(f"Invalid obsid {text!r}: CAOM obsids (product-group ids) are "
-                                "whole numbers, e.g. '87602009'; obs_id values are not obsids.")
-    return text
-
-
-def obsid_list(observations):
-    """
-    The distinct CAOM ``obsid`` values of a Table, Row, value or list, in order.
-
-    Parameters
-    ----------
-    observations : `~astropy.table.Table`, `~astropy.table.Row`, str, int or list
-        A table with an ``obsid`` column (e.g. a ``check_duplicates`` report), or
-        obsid values. Masked and empty values are dropped.
-
-    Returns
-    -------
-    obsids : list of str
-
-    Raises
-    ------
-    astroquery.exceptions.InvalidQueryError
-        When a Table has no ``obsid`` column, or no obsid is left.
-
-    Examples
-    --------
-    >>> obsid_list([87602009, "87602009", "87602010"])
-    ['87602009', '87602010']
-    """
-    if isinstance(observations, Row):
-        observations = observations.table[observations.index:observations.index + 1]
-    if isinstance(observations, Table):
-        if "obsid" not in observations.colnames:
-            hint = (" It has 'obs_id', which is not CAOM's product-group id: re-run "
-                    "check_duplicates, whose report carries 'obsid', or give obsids."
-                    if "obs_id" in observations.colnames else "")
-            raise InvalidQueryError(
-                "The table has no 'obsid' column (CAOM product-group id), needed to list "
-                f"products with {PRODUCTS_SERVICE}.{hint}")
-        values = list(observations["obsid"])
-    elif isinstance(observations, (str, bytes, int, np.integer)):
-        values = [observations]
-    else:
-        values = list(observations)
-    seen, out = set(), []
-    for value in values:
-        text = _obsid_text(value)
-        if text is not None and text not in seen:
-            seen.add(text)
-            out.append(text)
-    if not out:
-        raise InvalidQueryError("No obsid given (all values are missing or empty): there are "
-                                "no products to list.")
-    return out
-
-
-def _block_size():
-    from astropy.utils.data import conf as data_conf
-    return max(1, int(data_conf.download_block_size))
-
-
-def _open_part(path, mode):
-    """Open the temporary file of a download (a seam for tests)."""
-    return open(path, mode)
-
-
-def _short_text(response, limit=300):
-    """The start of an error reply's body, read without loading a large body."""
-    try:
-        raw = next(response.iter_content(chunk_size=limit), b"")
-    except (requests.RequestException, StopIteration):
-        raw = b""
-    text = raw.decode("utf-8", "replace").strip() if isinstance(raw, bytes) else str(raw)
-    return " ".join(text.split())[:limit] or response.reason or "no message"
-
-
-def _content_range(value):
-    """``bytes 100-199/1000`` -> (100, 1000); total None for ``*``; None if unparsable."""
-    match = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", value or "")
-    if not match:
-        return None
-    total = None if match.group(3) == "*" else int(match.group(3))
-    return int(match.group(1)), total
-
-
-class _FileError(Exception):
-    """A file that cannot be downloaded; its message goes to the manifest."""
+            path = safe_local_path(directory, uri)
+        except ValueError as exc:
+            rows[-1] = manifest_row("", "ERROR", str(exc), url)
+            continue
+        if path.name in seen_names:
+            rows[-1] = manifest_row(
+                path, "ERROR", f"Another file of this download ({seen_names[path.name]}) has "
+                f"the same name {path.name!r}; download it into another directory.", url)
+            continue
+        seen_names[path.name] = uri
+        jobs.append(FileJob(len(rows) - 1, uri, url, path, size, checksum))
+    return jobs, rows
 
 
 class _Progress:
@@ -573,7 +174,10 @@ class DownloadMixin:
         manifest : `~astropy.table.Table`
             One row per distinct file, in input order: ``Local Path``, ``Status``
             (``COMPLETE``, ``SKIPPED`` when already on disk, or ``ERROR``),
-            ``Message`` (why, for errors) and ``URL``.
+            ``Message`` (why, for errors), ``URL`` and ``Verified`` (what was checked:
+            ``size (fileSize)``, ``size (Content-Length)``, with ``, md5`` when a
+            checksum matched, or ``unverified``). A file whose checksum does not match
+            is kept as ``<name>.checksum-mismatch`` (an ``ERROR`` row).
 
         Raises
         ------
@@ -744,41 +348,16 @@ class DownloadMixin:
             portal._session.close()
 
     def _download_items(self, items, *, download_dir, verbose):
+        """Download ``(uri, size, checksum)`` items into ``download_dir``; the manifest."""
         directory = Path(download_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        server = conf.server
         auth = dict(self._auth_headers())   # may raise LoginError before anything is sent
-        settings = {"timeout": float(conf.timeout), "max_retries": max(0, int(conf.max_retries)),
-                    "backoff": float(conf.retry_backoff), "block": _block_size(),
-                    "auth": auth, "stop": threading.Event()}
-
-        # one job per distinct URI; refuse unsafe names and clashing names up front
-        jobs, rows, seen_uris, seen_names = [], [], set(), {}
-        for uri, size, checksum in items:
-            if uri is not None and uri in seen_uris:
-                continue
-            index = len(rows)
-            rows.append(None)
-            if uri is None:
-                rows[index] = manifest_row("", "ERROR", "The row has no dataURI.")
-                continue
-            seen_uris.add(uri)
-            url = download_url(uri, server)
-            try:
-                path = safe_local_path(directory, uri)
-            except ValueError as exc:
-                rows[index] = manifest_row("", "ERROR", str(exc), url)
-                continue
-            if path.name in seen_names:
-                rows[index] = manifest_row(
-                    path, "ERROR", f"Another file of this download ({seen_names[path.name]}) has "
-                    f"the same name {path.name!r}; download it into another directory.", url)
-                continue
-            seen_names[path.name] = uri
-            jobs.append((index, uri, url, path, size, checksum))
-
-        known = [job[4] for job in jobs]
-        total = sum(known) if known and all(s is not None for s in known) else None
+        server = conf.server
+        settings = TransferSettings(policy=RetryPolicy.from_conf(), block=block_size_conf(), auth=auth,
+                                    server=server)
+        jobs, rows = _plan(items, directory, server)
+        sizes = [job.size for job in jobs]
+        total = sum(sizes) if sizes and None not in sizes else None
         workers = max(1, min(int(conf.download_concurrency), len(jobs) or 1))
         enabled = None if verbose and conf.progress else False   # None: when stderr is a terminal
         with _progress.progress_bar(total, desc=f"Downloading {len(jobs)} files", unit="B",
@@ -786,19 +365,19 @@ class DownloadMixin:
             progress = _Progress(bar, len(jobs))
             with ThreadPoolExecutor(max_workers=workers,
                                     thread_name_prefix="nirspec-download") as pool:
-                futures = [(job[0], job[2], job[3],
-                            pool.submit(self._download_one, job, settings, progress))
+                futures = [(job, pool.submit(fetch_file, self._session, job, settings, progress))
                            for job in jobs]
                 try:
-                    for index, url, path, future in futures:
+                    for job, future in futures:
                         try:
-                            rows[index] = future.result()
+                            outcome = future.result()
                         except Exception as exc:   # a bug or an OS error must not stop the others
-                            rows[index] = manifest_row(path, "ERROR",
-                                                       f"{type(exc).__name__}: {exc}", url)
+                            outcome = Outcome("ERROR", f"{type(exc).__name__}: {exc}", path=job.path)
+                        rows[job.index] = manifest_row(outcome.path, outcome.status, outcome.message,
+                                                       job.url, outcome.verified)
                 except BaseException:   # e.g. KeyboardInterrupt: stop the transfers, keep .part files
-                    settings["stop"].set()
-                    for *_, future in futures:
+                    settings.stop.set()
+                    for _, future in futures:
                         future.cancel()
                     raise
         manifest = make_manifest(rows)
@@ -809,153 +388,3 @@ class DownloadMixin:
         elif verbose:
             log.info(f"Downloaded {len(manifest)} files to {directory}.")
         return manifest
-
-    def _download_one(self, job, settings, progress):
-        """Fetch one file; return its manifest row (never raises for HTTP failures)."""
-        _, uri, url, path, size, checksum = job
-        try:
-            status, message = self._fetch(uri, url, path, size, checksum, settings, progress)
-        except _FileError as exc:
-            status, message = "ERROR", str(exc)
-        finally:
-            progress.file_done()
-        return manifest_row(path, status, message, url)
-
-    def _fetch(self, uri, url, path, size, checksum, settings, progress):
-        """Download one file to ``path``; return (status, message) or raise `_FileError`."""
-        part = path.with_name(path.name + PART_SUFFIX)
-        if path.is_file() and size is not None and path.stat().st_size == size:
-            part.unlink(missing_ok=True)   # a stale partial copy of a complete file
-            progress.add(size)
-            return "SKIPPED", f"Already on disk with the expected size ({size} bytes)."
-        state = {"check_existing": path.is_file() and size is None,
-                 "counted": 0,          # bytes of this file reported to the progress bar
-                 "expected": size}      # fileSize, else the size the server announces
-        retries = 0
-
-        def retry_or_fail(message, wait=None):
-            nonlocal retries
-            if retries >= settings["max_retries"]:
-                raise _FileError(f"{message} (gave up after {settings['max_retries']} retries).")
-            retries += 1
-            if wait is None:
-                wait = settings["backoff"] * 2 ** (retries - 1)
-            if wait > settings["timeout"]:
-                raise _FileError(f"{message}; the server asks to retry after {wait:.0f} s, "
-                                 f"longer than conf.timeout ({settings['timeout']} s).")
-            time.sleep(wait)
-
-        while True:
-            offset = part.stat().st_size if part.is_file() else 0
-            if size is not None and offset > size:
-                part.unlink()
-                offset = 0
-            progress.add(offset - state["counted"])
-            state["counted"] = offset
-            if size is not None and offset == size:
-                return self._finish(part, path, size, checksum)
-            headers = dict(settings["auth"], **{"Accept-Encoding": "identity"})
-            if offset and not state["check_existing"]:
-                headers["Range"] = f"bytes={offset}-"
-            retry = None   # (message, wait) when this attempt is to be retried
-            try:
-                with self._session.get(url, headers=headers, stream=True,
-                                       timeout=settings["timeout"]) as response:
-                    code = response.status_code
-                    if code in (401, 403):
-                        if settings["auth"]:
-                            raise _FileError(
-                                f"HTTP {code}: MAST refused the token for {uri} (exclusive "
-                                "access to another programme, or an expired token); check "
-                                "it at https://auth.mast.stsci.edu/token.")
-                        raise _FileError(f"HTTP {code}: {uri} is exclusive access; {_LOGIN_HELP}.")
-                    if code == 416 and offset:
-                        part.unlink()   # the partial file does not fit the file: start again
-                        continue
-                    if code in TRANSIENT_STATUS:
-                        retry = (f"HTTP {code} from MAST for {uri}: {_short_text(response)}",
-                                 retry_after(response))
-                    elif code not in (200, 206):
-                        raise _FileError(f"HTTP {code} from MAST for {uri}: {_short_text(response)}")
-                    elif self._receive(response, uri, path, part, offset, state, settings, progress):
-                        part.unlink(missing_ok=True)
-                        return "SKIPPED", ("Already on disk with the size MAST announces "
-                                           f"({state['expected']} bytes).")
-            except requests.Timeout:
-                raise _FileError(f"No reply from MAST within conf.timeout ({settings['timeout']} s) "
-                                 f"for {uri}.") from None
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                done = part.stat().st_size if part.is_file() else 0
-                retry = (f"Connection to MAST dropped after {done} bytes of {uri} "
-                         f"({type(exc).__name__}); run the download again to resume", None)
-            if retry is not None:
-                retry_or_fail(*retry)
-                continue
-            got = part.stat().st_size if part.is_file() else 0
-            expected = state["expected"]
-            if expected is not None and got < expected:
-                retry_or_fail(f"Transfer of {uri} ended after {got} of {expected} bytes; "
-                              "run the download again to resume")
-                continue
-            return self._finish(part, path, got if expected is None else expected, checksum)
-
-    @staticmethod
-    def _receive(response, uri, path, part, offset, state, settings, progress):
-        """
-        Stream a 200/206 reply into ``part``; True when an existing file is confirmed.
-
-        A 206 must start at ``offset`` (appended); a 200 restarts the file.
-        """
-        start, announced = 0, None
-        if response.status_code == 206:
-            parsed = _content_range(response.headers.get("Content-Range"))
-            if parsed is None or parsed[0] != offset:
-                raise _FileError(f"MAST answered a request for bytes {offset}- of {uri} with an "
-                                 f"unusable Content-Range {response.headers.get('Content-Range')!r}.")
-            start, announced = parsed
-        elif response.headers.get("Content-Length", "").isdigit():
-            announced = int(response.headers["Content-Length"])
-        size = state["expected"] if not state["check_existing"] else None
-        if size is not None and announced is not None and announced != size:
-            part.unlink(missing_ok=True)
-            raise _FileError(f"Size mismatch: MAST sends {announced} bytes for {uri} but its "
-                             f"fileSize is {size}; the file was not saved.")
-        if state["expected"] is None:
-            state["expected"] = announced
-        if state["check_existing"]:
-            state["check_existing"] = False
-            if announced is not None and path.stat().st_size == announced:
-                progress.add(announced - state["counted"])
-                state["counted"] = announced
-                return True
-        if start == 0 and state["counted"]:
-            progress.add(-state["counted"])   # starting again from the first byte
-            state["counted"] = 0
-        with _open_part(part, "ab" if start else "wb") as fh:
-            for chunk in response.iter_content(chunk_size=settings["block"]):
-                if settings["stop"].is_set():
-                    raise _FileError(f"Interrupted; run the download again to resume {uri}.")
-                if chunk:
-                    fh.write(chunk)
-                    state["counted"] += len(chunk)
-                    progress.add(len(chunk))
-        return False
-
-    @staticmethod
-    def _finish(part, path, size, checksum):
-        """Check the complete ``.part`` file and move it to its final name."""
-        got = part.stat().st_size
-        if got != size:
-            part.unlink()
-            raise _FileError(f"Size mismatch: received {got} bytes, expected {size}; "
-                             "the file was not saved.")
-        parsed = parse_checksum(checksum)
-        if parsed is not None:
-            algorithm, digest = parsed
-            actual = file_checksum(part, algorithm)
-            if actual != digest:
-                part.unlink()
-                raise _FileError(f"Checksum mismatch: {algorithm} of the received file is "
-                                 f"{actual}, the catalogue says {digest}; the file was not saved.")
-        os.replace(part, path)
-        return "COMPLETE", ""

@@ -4,24 +4,35 @@ The MAST Mashup ``invoke`` transport: encoding, EXECUTING polls, paging, retries
 One place decides how a request reaches MAST (``POST <server>/api/v0/invoke`` with
 the form body ``request=<url-quoted JSON>``, see ``mast-protocol.md`` §1.2), how an
 ``EXECUTING`` reply is polled, which failures are retried and how often, and how
-the pages of a result are walked and checked. Every request goes through
+the pages of a result are walked and checked (the pages after the first
+``conf.max_concurrent_pages`` at a time). Which failures are retried is
+`RetryPolicy` (``astroquery_nirspec.retry``); who may receive the MAST token is
+`may_send_token` (``astroquery_nirspec.hosts``). Every request goes through
 `astroquery.query.BaseQuery._request`, so astroquery's session, logging and cache
 are used; a reply that is not a complete, valid result is removed from the cache
 at once, so a failure is never served from it.
 """
-import email.utils
 import gc
 import hashlib
 import json
 import math
+import threading
 import time
 import urllib.parse
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+
 import requests
 from astroquery import log
-from astroquery.exceptions import RemoteServiceError, TimeoutError
+from astroquery.exceptions import InvalidQueryError, RemoteServiceError, TimeoutError
+from astroquery.query import AstroQuery
 
 from . import conf
+# The retry policy and the token rule have their own modules; they are named here too, as
+# parts of the transport's API.
+from .hosts import MAST_DOMAIN, is_loopback, may_send_token
+from .retry import (TRANSIENT_ERRORS, TRANSIENT_STATUS, GiveUp, RetryPolicy,
+                    RetryWait, retry_after)
 
 try:  # a dependency: 1.5x faster than json here (benchmarks/bench_reply.py, docs/performance.rst)
     import orjson as _orjson
@@ -29,13 +40,11 @@ except ImportError:  # pragma: no cover - a platform without an orjson wheel
     _orjson = None
 
 __all__ = ["invoke_url", "encode_request", "loads", "reply_json", "retry_after", "invoke",
-           "PageProgress"]
+           "invoke_many", "max_concurrent", "may_send_token", "is_loopback", "PageProgress",
+           "RetryPolicy", "RetryWait", "GiveUp", "TRANSIENT_STATUS", "TRANSIENT_ERRORS", "MAST_DOMAIN"]
 
 #: The headers astroquery.mast sends with every invoke request (mast-protocol.md §1.2).
 HEADERS = {"Content-type": "application/x-www-form-urlencoded", "Accept": "text/plain"}
-
-#: HTTP status codes worth another try: the service is busy or briefly down.
-TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 _MAX_POLL_SLEEP = 5.0
 
@@ -123,41 +132,19 @@ def reply_json(response):
     return result
 
 
-def _forget(query):
-    """Remove the reply just received from astroquery's cache."""
-    last = getattr(query, "_last_query", None)
-    if last is None:
+def _cache_entry(url, body, headers):
+    """The astroquery cache key of an invoke request (what ``BaseQuery._request`` builds)."""
+    return AstroQuery("POST", url, data=body, headers=headers)
+
+
+def _forget(query, entry):
+    """Remove one request's reply from astroquery's cache (safe with pages in flight)."""
+    if entry is None or getattr(query, "cache_location", None) is None:
         return
     try:
-        last.remove_cache_file(query.cache_location)
-    except (FileNotFoundError, OSError):
+        entry.request_file(query.cache_location).unlink(missing_ok=True)
+    except OSError:
         pass
-
-
-def retry_after(response):
-    """
-    Seconds asked for by a reply's ``Retry-After`` header (seconds or an HTTP date), or None.
-
-    Examples
-    --------
-    >>> from astroquery.utils.mocks import MockResponse
-    >>> reply = MockResponse(content=b"busy")
-    >>> reply.headers = {"Retry-After": "5"}
-    >>> retry_after(reply)
-    5.0
-    """
-    value = response.headers.get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _server_message(response):
@@ -198,84 +185,94 @@ def _is_complete(result):
     return result.get("status") == "COMPLETE"
 
 
-def _fetch_page(query, request, *, cache, headers, is_complete=_is_complete):
+class _Cancelled(Exception):
+    """Another page (or request) failed: this one stops retrying and polling."""
+
+
+def _sleep(seconds, stop):
+    if stop is None:
+        time.sleep(seconds)
+    elif stop.wait(seconds):
+        raise _Cancelled()
+
+
+def _fetch_page(query, request, *, cache, headers, is_complete=_is_complete, policy=None, stop=None):
     """
     Send one page's request until it is COMPLETE; return the response.
 
     EXECUTING replies are polled with a growing sleep; transient failures are
-    retried up to ``conf.max_retries`` times; all of it within ``conf.timeout``.
+    retried as `RetryPolicy` says; all of it within ``conf.timeout``. The JSON is
+    parsed here (in the thread that fetched it) and kept on the response. ``stop``
+    (a `threading.Event`) ends the retries and polls early when another page failed.
     """
     url = invoke_url()
     body = encode_request(request)
-    budget = float(conf.timeout)
-    max_retries = int(conf.max_retries)
+    policy = RetryPolicy.from_conf() if policy is None else policy
+    budget = policy.timeout
     deadline = time.monotonic() + budget
     poll_sleep = float(conf.poll_interval)
+    entry = _cache_entry(url, body, headers) if cache else None
+    where = f"page {request.get('page', 1)} of {request['service']} at {url}"
     retries = 0
-    page = request.get("page", 1)
 
-    def fail_or_wait(message, response=None):
+    def wait_or_raise(message, response=None):
         nonlocal retries
-        if retries >= max_retries:
-            raise RemoteServiceError(
-                f"{message} (page {page} of {request['service']} at {url}; "
-                f"gave up after {max_retries} retries)")
+        try:
+            wait = policy.next_wait(retries, response, remaining=deadline - time.monotonic())
+        except GiveUp as exc:
+            if exc.exhausted:
+                raise RemoteServiceError(f"{message} ({where}; {exc.reason})") from None
+            raise TimeoutError(f"Timeout limit of {budget} s exceeded: {message}; {exc.reason} "
+                               f"({where}).") from None
         retries += 1
-        wait = retry_after(response)
-        if wait is None:
-            wait = float(conf.retry_backoff) * 2 ** (retries - 1)
-        remaining = deadline - time.monotonic()
-        if wait >= remaining:
-            raise TimeoutError(
-                f"Timeout limit of {budget} s exceeded: {message}; the next retry "
-                f"would start after {wait:.1f} s (page {page} at {url}).")
-        time.sleep(wait)
+        _sleep(wait.seconds, stop)
 
     while True:
+        if stop is not None and stop.is_set():
+            raise _Cancelled()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError(f"Timeout limit of {budget} s exceeded while waiting for page {page} "
-                               f"of {request['service']} at {url}.")
+            raise TimeoutError(f"Timeout limit of {budget} s exceeded while waiting for {where}.")
         try:
             response = query._request("POST", url, data=body, headers=headers,
                                       timeout=budget if cache else remaining, cache=cache)
-        except requests.Timeout:
-            raise TimeoutError(f"Timeout limit of {budget} s exceeded: no reply from {url} "
-                               f"for page {page} of {request['service']}.") from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            # refused, reset, or closed in the middle of the reply
-            fail_or_wait(f"Connection to MAST failed: {exc}")
+        except Exception as exc:
+            if isinstance(exc, requests.Timeout):
+                raise TimeoutError(f"Timeout limit of {budget} s exceeded: no reply for {where}.") from None
+            if not policy.is_transient(exc):
+                raise
+            wait_or_raise(f"Connection to MAST failed: {exc}")
             continue
+        response._mast_cache_entry = entry
 
         if response.status_code != 200:
-            _forget(query)
+            _forget(query, entry)
             message = f"HTTP {response.status_code} from MAST: {_server_message(response)}"
-            if response.status_code in TRANSIENT_STATUS:
-                fail_or_wait(message, response)
+            if policy.is_transient(response.status_code):
+                wait_or_raise(message, response)
                 continue
             raise RemoteServiceError(f"{message} ({url})")
 
         try:
             result = reply_json(response)
         except ValueError as exc:
-            _forget(query)
-            fail_or_wait(f"MAST sent a truncated or invalid JSON reply ({exc})")
+            _forget(query, entry)
+            wait_or_raise(f"MAST sent a truncated or invalid JSON reply ({exc})")
             continue
         if not isinstance(result, dict):
             result = {}
         status = result.get("status")
         if is_complete(result):
             return response
-        _forget(query)
+        _forget(query, entry)
         if status == "EXECUTING":
-            time.sleep(min(poll_sleep, max(0.0, deadline - time.monotonic())))
+            _sleep(min(poll_sleep, max(0.0, deadline - time.monotonic())), stop)
             poll_sleep = min(poll_sleep * 1.5, _MAX_POLL_SLEEP)
             continue
         if status == "ERROR":
             message = result.get("msg") or "There was an error with your request."
             raise RemoteServiceError(f"MAST returned an error: {message}")
-        raise RemoteServiceError(f"MAST reply has no valid status ({status!r}) for page {page} "
-                                 f"of {request['service']} at {url}.")
+        raise RemoteServiceError(f"MAST reply has no valid status ({status!r}) for {where}.")
 
 
 def _paging(response):
@@ -285,10 +282,144 @@ def _paging(response):
     return data, paging
 
 
+def max_concurrent():
+    """
+    How many requests may be in flight at once: ``conf.max_concurrent_pages``, checked.
+
+    Raises
+    ------
+    astroquery.exceptions.InvalidQueryError
+        When the setting is not a whole number of at least 1.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec import conf
+    >>> with conf.set_temp("max_concurrent_pages", 1):
+    ...     max_concurrent()
+    1
+    """
+    value = conf.max_concurrent_pages
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or number < 1 or number != float(value):
+        raise InvalidQueryError(f"Invalid conf.max_concurrent_pages {value!r}: give a whole number "
+                                "of at least 1 (1 fetches one page at a time; at most 4 is polite "
+                                "to MAST).")
+    return number
+
+
+class _Window:
+    """
+    Run ``fetch(item)`` for each item with at most ``workers`` calls in flight, and
+    give the results in item order (a sliding window: item k+workers starts only
+    once item k was handed out). One worker is a plain loop in the calling thread.
+
+    A failure (or the consumer leaving early) sets ``stop``, cancels what has not
+    started and waits for what is in flight, so nothing runs once the window closes.
+    """
+
+    def __init__(self, fetch, items, workers):
+        self._fetch, self._items, self._workers = fetch, list(items), max(1, int(workers))
+        self.stop = threading.Event()
+        self._pool = None
+
+    def __enter__(self):
+        if self._workers > 1 and len(self._items) > 1:
+            self._pool = ThreadPoolExecutor(max_workers=min(self._workers, len(self._items)),
+                                            thread_name_prefix="nirspec-pages")
+        return self
+
+    def __iter__(self):
+        if self._pool is None:
+            for item in self._items:
+                yield self._fetch(item, self.stop)
+            return
+        pending = [self._pool.submit(self._fetch, item, self.stop)
+                   for item in self._items[:self._workers]]
+        following = iter(self._items[self._workers:])
+        while pending:
+            result = pending.pop(0).result()
+            item = next(following, None)
+            if item is not None:
+                pending.append(self._pool.submit(self._fetch, item, self.stop))
+            yield result
+
+    def __exit__(self, kind, value, traceback):
+        if self._pool is None:
+            return
+        if kind is not None:
+            self.stop.set()
+        # wait for requests in flight, except when interrupted (KeyboardInterrupt)
+        self._pool.shutdown(wait=kind is None or issubclass(kind, Exception), cancel_futures=True)
+
+
+def _prepare(request, cache):
+    request = dict(request)
+    request.setdefault("format", "json")
+    request.setdefault("page", 1)
+    request.setdefault("pagesize", int(conf.pagesize))
+    if "cacheBreaker" not in request:
+        # Polls must repeat the request exactly, cacheBreaker included (MashupRequest docs).
+        # With caching on it is derived from the request so that equal queries hit the cache.
+        request["cacheBreaker"] = (hashlib.sha1(json.dumps(request, sort_keys=True).encode()).hexdigest()
+                                   if cache else str(uuid.uuid4()))
+    return request
+
+
+def _pages_to_fetch(first, pages, size, rows_filtered, received, row_limit):
+    """
+    The pages after ``first`` that a query needs, when the server announced its rows.
+
+    Each page holds exactly ``min(size, rows_filtered - (page - 1) * size)`` rows (checked
+    as it arrives), so the pages needed before ``row_limit`` rows are known up front.
+
+    Examples
+    --------
+    >>> _pages_to_fetch(1, 4, 300, 1000, 300, None)
+    [2, 3, 4]
+    >>> _pages_to_fetch(1, 4, 300, 1000, 300, 500)
+    [2]
+    """
+    wanted = []
+    page = first
+    while page < pages and (row_limit is None or received < row_limit):
+        page += 1
+        wanted.append(page)
+        received += max(0, min(size, rows_filtered - (page - 1) * size))
+    return wanted
+
+
+def _check_page(query, request, response, *, page, size, rows_filtered):
+    """Raise when a later page disagrees with page 1 (count or row number)."""
+    page_data, page_paging = _paging(response)
+    entry = getattr(response, "_mast_cache_entry", None)
+    if rows_filtered is not None and page_paging.get("rowsFiltered") not in (None, rows_filtered):
+        _forget(query, entry)
+        raise RemoteServiceError(
+            f"The result changed during the query: page 1 reported {rows_filtered} rows "
+            f"but page {page} reports {page_paging.get('rowsFiltered')}. Run the query again.")
+    expected = None if rows_filtered is None else min(size, rows_filtered - (page - 1) * size)
+    if expected is not None and len(page_data) != expected:
+        _forget(query, entry)
+        raise RemoteServiceError(
+            f"Page {page} of {request['service']} has {len(page_data)} rows where {expected} "
+            f"were expected ({rows_filtered} rows in pages of {size}); the result would be "
+            "incomplete. Narrow the query or lower conf.pagesize.")
+    return len(page_data)
+
+
 def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
            headers=None, progress=None, is_complete=_is_complete):
     """
     Run a Mashup request and return every page's response.
+
+    The first page is fetched alone (it gives ``rowsFiltered``); the others are then
+    fetched ``conf.max_concurrent_pages`` at a time, each parsed in the thread that
+    fetched it while the others download, and handed back in page order. A page that
+    fails is retried alone; the first page (in page order) that fails for good fails
+    the query and stops the others.
 
     Parameters
     ----------
@@ -306,7 +437,7 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
     headers : dict or None
         Extra headers (e.g. authorisation).
     progress : callable or None
-        Called with a `PageProgress` after each page.
+        Called with a `PageProgress` after each page, in page order.
     is_complete : callable
         Tells a finished reply from its JSON; by default ``status == "COMPLETE"``
         (a service such as ``Mast.Name.Lookup`` answers without that status).
@@ -314,7 +445,8 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
     Returns
     -------
     responses : list of `requests.Response`
-        One per page, each COMPLETE; ``response._mast_json`` holds its parsed JSON.
+        One per page, in page order, each COMPLETE; ``response._mast_json`` holds its
+        parsed JSON.
 
     Raises
     ------
@@ -324,6 +456,8 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
         during the query), or a result that stays short of ``rowsFiltered``.
     astroquery.exceptions.TimeoutError
         When a page does not complete within ``conf.timeout`` seconds.
+    astroquery.exceptions.InvalidQueryError
+        When ``conf.max_concurrent_pages`` is not a whole number of at least 1.
 
     Examples
     --------
@@ -335,27 +469,32 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
     >>> reply_json(pages[0])["data"][0]["Column1"] > 0  # doctest: +REMOTE_DATA
     True
     """
-    request = dict(request)
-    request.setdefault("format", "json")
-    request.setdefault("page", 1)
-    request.setdefault("pagesize", int(conf.pagesize))
-    if "cacheBreaker" not in request:
-        # Polls must repeat the request exactly, cacheBreaker included (MashupRequest docs).
-        # With caching on it is derived from the request so that equal queries hit the cache.
-        request["cacheBreaker"] = (hashlib.sha1(json.dumps(request, sort_keys=True).encode()).hexdigest()
-                                   if cache else str(uuid.uuid4()))
-    all_headers = dict(HEADERS, **(headers or {}))
+    return _invoke(query, request, cache=cache, retrieve_all=retrieve_all, row_limit=row_limit,
+                   headers=headers, progress=progress, is_complete=is_complete,
+                   workers=max_concurrent(), stop=None)
 
-    response = _fetch_page(query, request, cache=cache, headers=all_headers, is_complete=is_complete)
-    responses = [response]
-    data, paging = _paging(response)
+
+def _invoke(query, request, *, cache, retrieve_all, row_limit, headers, progress, is_complete,
+            workers, stop):
+    """`invoke` with the concurrency and the stop event given (see `invoke_many`)."""
+    request = _prepare(request, cache)
+    all_headers = dict(HEADERS, **(headers or {}))
+    policy = RetryPolicy.from_conf()
+
+    def fetch(page, window_stop):
+        req = request if page is None else dict(request, page=page, pagesize=size)
+        return _fetch_page(query, req, cache=cache, headers=all_headers, is_complete=is_complete,
+                           policy=policy, stop=stop or window_stop)
+
+    size = int(request["pagesize"])
+    responses = [fetch(None, stop)]
+    data, paging = _paging(responses[0])
     received = len(data)
     if not retrieve_all:
         return responses
 
     rows_filtered = paging.get("rowsFiltered")
     pages = int(paging.get("pagesFiltered") or 1)
-    size = int(request["pagesize"])
     page = int(request["page"])
     if rows_filtered is not None and 0 < received < min(size, rows_filtered):
         # The server sent fewer rows than asked for on a page that is not the last: it
@@ -370,27 +509,19 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
     def limit_reached():
         return row_limit is not None and received >= row_limit
 
-    while page < pages and not limit_reached():
-        page += 1
-        req = dict(request, page=page, pagesize=size)
-        resp = _fetch_page(query, req, cache=cache, headers=all_headers, is_complete=is_complete)
-        page_data, page_paging = _paging(resp)
-        if rows_filtered is not None and page_paging.get("rowsFiltered") not in (None, rows_filtered):
-            _forget(query)
-            raise RemoteServiceError(
-                f"The result changed during the query: page 1 reported {rows_filtered} rows "
-                f"but page {page} reports {page_paging.get('rowsFiltered')}. Run the query again.")
-        expected = None if rows_filtered is None else min(size, rows_filtered - (page - 1) * size)
-        if expected is not None and len(page_data) != expected:
-            _forget(query)
-            raise RemoteServiceError(
-                f"Page {page} of {request['service']} has {len(page_data)} rows where {expected} "
-                f"were expected ({rows_filtered} rows in pages of {size}); the result would be "
-                "incomplete. Narrow the query or lower conf.pagesize.")
-        received += len(page_data)
-        responses.append(resp)
-        if progress:
-            progress(PageProgress(page, pages, received, rows_filtered))
+    if rows_filtered is None:   # each page's length is unknown: one at a time, as asked
+        wanted, workers = range(page + 1, pages + 1), 1
+    else:
+        wanted = _pages_to_fetch(page, pages, size, rows_filtered, received, row_limit)
+    with _Window(fetch, wanted, workers) as window:
+        for page, response in zip(wanted, window):
+            received += _check_page(query, request, response, page=page, size=size,
+                                    rows_filtered=rows_filtered)
+            responses.append(response)
+            if progress:
+                progress(PageProgress(page, pages, received, rows_filtered))
+            if limit_reached():
+                break
 
     if rows_filtered is not None and not limit_reached() and received != rows_filtered:
         raise RemoteServiceError(
@@ -398,3 +529,58 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
             f"{len(responses)} pages; the result would be incomplete or duplicated. Narrow "
             "the query or lower conf.pagesize.")
     return responses
+
+
+def invoke_many(query, requests_, *, cache=False, headers=None, progress=None,
+                is_complete=_is_complete):
+    """
+    Run independent Mashup requests, ``conf.max_concurrent_pages`` at a time.
+
+    Each request is walked page by page as `invoke` does with one page in flight, so
+    at most ``conf.max_concurrent_pages`` requests are in flight in all. Used for the
+    CAOM requests of a duplicate check (one per sky field).
+
+    Parameters
+    ----------
+    query : `~astroquery.query.BaseQuery`
+    requests_ : list of dict
+        The Mashup requests.
+    cache, headers, is_complete :
+        As for `invoke`.
+    progress : callable or None
+        Called with the number of requests finished so far, after each one (in
+        request order, from the calling thread).
+
+    Returns
+    -------
+    responses : list of list of `requests.Response`
+        For each request, in the order given, the responses of its pages.
+
+    Raises
+    ------
+    As `invoke`: the error of the first request (in the order given) that fails; the
+    requests still waiting are not sent.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec import NirspecMast
+    >>> fields = [{"service": "Mast.Caom.Filtered.Position",
+    ...            "params": {"columns": "*", "filters": [],
+    ...                       "position": f"{ra}, -27.79, 0.075"}} for ra in (53.16, 53.20)]
+    >>> pages = invoke_many(NirspecMast, fields)  # doctest: +REMOTE_DATA
+    >>> len(pages)  # doctest: +REMOTE_DATA
+    2
+    """
+    requests_ = list(requests_)
+
+    def run(request, stop):
+        return _invoke(query, request, cache=cache, retrieve_all=True, row_limit=None,
+                       headers=headers, progress=None, is_complete=is_complete, workers=1, stop=stop)
+
+    results = []
+    with _Window(run, requests_, max_concurrent()) as window:
+        for responses in window:
+            results.append(responses)
+            if progress:
+                progress(len(results))
+    return results

@@ -25,6 +25,7 @@ from mast_server import Fault, MastServer, make_archive, match_service
 
 from astroquery_nirspec import NirspecMastClass, conf
 from astroquery_nirspec import download as dl
+from astroquery_nirspec import transfer as tr
 from astroquery_nirspec.download import DownloadMixin
 
 if issubclass(NirspecMastClass, DownloadMixin):   # once the lead has wired the mixin in
@@ -136,7 +137,7 @@ def test_file_checksum_reads_in_blocks(tmp_path):
 
 
 def test_manifest_helpers():
-    assert dl.manifest_row(Path("d") / "a", "ERROR", None, None) == (str(Path("d") / "a"), "ERROR", "", "")
+    assert dl.manifest_row(Path("d") / "a", "ERROR", None, None) == (str(Path("d") / "a"), "ERROR", "", "", "")
     with pytest.raises(ValueError):
         dl.manifest_row("a", "DONE")
     empty = dl.make_manifest([])
@@ -176,8 +177,10 @@ def test_download_files_from_table_rows(srv, client, tmp_path):
                    checksums=[hashlib.md5(FILES[A_URI]).hexdigest(),
                               "sha256:" + hashlib.sha256(FILES[B_URI]).hexdigest(), None])
     manifest = client.download_files(files, download_dir=tmp_path / "data", verbose=False)
-    assert manifest.colnames == ["Local Path", "Status", "Message", "URL"]
+    assert manifest.colnames == ["Local Path", "Status", "Message", "URL", "Verified"]
     assert _statuses(manifest) == ["COMPLETE"] * 3
+    assert manifest["Verified"].tolist() == ["size (fileSize), md5", "size (fileSize), sha256",
+                                             "size (fileSize)"]
     for row, uri in zip(manifest, (A_URI, B_URI, C_URI)):
         path = Path(row["Local Path"])
         assert path == tmp_path / "data" / uri.rsplit("/", 1)[-1]
@@ -266,7 +269,7 @@ def test_streaming_in_blocks(srv, client, tmp_path, monkeypatch):
         def __exit__(self, *exc):
             self._fh.close()
 
-    monkeypatch.setattr(dl, "_open_part", lambda path, mode: Recorder(open(path, mode)))
+    monkeypatch.setattr(tr, "_open_part", lambda path, mode: Recorder(open(path, mode)))
     with data_conf.set_temp("download_block_size", 1024):
         manifest = client.download_files(_table(BIG_URI), download_dir=tmp_path, verbose=False)
     assert _statuses(manifest) == ["COMPLETE"]
@@ -392,6 +395,35 @@ def test_retry_after_longer_than_the_timeout_is_not_waited_for(srv, client, tmp_
     assert "3600" in manifest["Message"][0] and "conf.timeout" in manifest["Message"][0]
 
 
+def test_a_long_backoff_is_not_blamed_on_the_server(srv, client, tmp_path):
+    # the wait comes from conf.retry_backoff, not from a Retry-After header
+    srv.add_download_fault(Fault.http(503), uri=A_URI)
+    with conf.set_temp("timeout", 30), conf.set_temp("retry_backoff", 100.0):
+        manifest = client.download_files([A_URI], download_dir=tmp_path, verbose=False)
+    assert _statuses(manifest) == ["ERROR"]
+    message = manifest["Message"][0]
+    assert "HTTP 503" in message and "back-off wait of 100.0 s" in message
+    assert "conf.retry_backoff" in message and "conf.timeout" in message
+    assert "Retry-After" not in message and "server asks" not in message
+    assert len(srv.downloads(A_URI)) == 1
+
+
+def test_downloads_and_queries_share_one_retry_policy(srv, client, tmp_path, monkeypatch):
+    made = []
+    real = dl.RetryPolicy.from_conf
+
+    def recording():
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(dl.RetryPolicy, "from_conf", staticmethod(recording))
+    srv.add_download_fault(Fault.http(503, retry_after=0), uri=A_URI)
+    with conf.set_temp("max_retries", 1):
+        manifest = client.download_files([A_URI], download_dir=tmp_path, verbose=False)
+    assert _statuses(manifest) == ["COMPLETE"]
+    assert [p.max_retries for p in made] == [1]
+
+
 # ---------------------------------------------------------------------- validation
 def test_wrong_size_is_an_error_and_leaves_no_file(srv, client, tmp_path):
     files = _table(A_URI, C_URI, sizes=[len(FILES[A_URI]) + 10, len(FILES[C_URI])])
@@ -411,19 +443,50 @@ def test_short_body_without_error_is_an_error(srv, client, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_checksum_mismatch_is_an_error(srv, client, tmp_path):
+def test_checksum_mismatch_keeps_the_bytes_under_a_marked_name(srv, client, tmp_path):
+    # MAST documents no checksum algorithm: a file of the right size is never deleted over it
     files = _table(A_URI, B_URI, checksums=["0" * 32, hashlib.md5(FILES[B_URI]).hexdigest()])
     manifest = client.download_files(files, download_dir=tmp_path, verbose=False)
     assert _statuses(manifest) == ["ERROR", "COMPLETE"]
-    assert "Checksum mismatch" in manifest["Message"][0] and "md5" in manifest["Message"][0]
-    assert not (tmp_path / A_URI.rsplit("/", 1)[-1]).exists()
+    name = A_URI.rsplit("/", 1)[-1]
+    kept = tmp_path / (name + ".checksum-mismatch")
+    assert kept.read_bytes() == FILES[A_URI]                 # every byte kept...
+    assert not (tmp_path / name).exists()                    # ...but not under the real name
+    assert manifest["Local Path"][0] == str(kept)
+    message = manifest["Message"][0]
+    assert "Checksum mismatch" in message and "md5" in message and "0" * 32 in message
+    assert "does not document" in message and kept.name in message
+    assert f"size matches ({len(FILES[A_URI])} bytes, fileSize)" in message
+    assert manifest["Verified"].tolist() == ["size (fileSize), md5 MISMATCH", "size (fileSize), md5"]
     assert _no_part_files(tmp_path)
+    again = client.download_files(files[:1], download_dir=tmp_path, verbose=False)   # a rerun fetches anew
+    assert _statuses(again) == ["ERROR"] and kept.read_bytes() == FILES[A_URI]
 
 
-def test_unrecognised_checksum_is_not_checked(srv, client, tmp_path):
-    manifest = client.download_files(_table(A_URI, checksums=["crc32:1234abcd"]),
+def test_a_named_algorithm_that_mismatches_also_keeps_the_bytes(srv, client, tmp_path):
+    files = _table(C_URI, checksums=["sha256:" + "1" * 64])
+    manifest = client.download_files(files, download_dir=tmp_path, verbose=False)
+    assert _statuses(manifest) == ["ERROR"]
+    assert "names its algorithm" in manifest["Message"][0]
+    assert (tmp_path / (C_URI.rsplit("/", 1)[-1] + ".checksum-mismatch")).read_bytes() == FILES[C_URI]
+
+
+@pytest.mark.parametrize("checksum", ["crc32:1234abcd", "3735928559"], ids=["unknown algorithm", "2018 integer"])
+def test_unrecognised_checksum_is_not_checked_and_the_manifest_says_so(srv, client, tmp_path, checksum):
+    manifest = client.download_files(_table(A_URI, checksums=[checksum]),
                                      download_dir=tmp_path, verbose=False)
     assert _statuses(manifest) == ["COMPLETE"]
+    assert manifest["Verified"][0] == "size (fileSize)"
+    assert "not checked" in manifest["Message"][0] and checksum in manifest["Message"][0]
+
+
+def test_verified_says_where_the_size_came_from(srv, client, tmp_path):
+    manifest = client.download_files([A_URI], download_dir=tmp_path, verbose=False)   # no fileSize
+    assert manifest["Verified"].tolist() == ["size (Content-Length)"]
+    again = client.download_files([A_URI], download_dir=tmp_path, verbose=False)
+    assert _statuses(again) == ["SKIPPED"] and again["Verified"].tolist() == ["size (Content-Length)"]
+    rows = client.download_files(_table(A_URI), download_dir=tmp_path, verbose=False)
+    assert _statuses(rows) == ["SKIPPED"] and rows["Verified"].tolist() == ["size (fileSize)"]
 
 
 # ---------------------------------------------------------------------- existing files
@@ -629,7 +692,7 @@ def test_interrupt_stops_pending_downloads(srv, client, tmp_path, monkeypatch):
     def interrupted(path, mode):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dl, "_open_part", interrupted)
+    monkeypatch.setattr(tr, "_open_part", interrupted)
     srv.latency = 0.2     # the next file cannot be finished before the interrupt is seen
     with conf.set_temp("download_concurrency", 1), pytest.raises(KeyboardInterrupt):
         client.download_files([A_URI, BIG_URI, C_URI], download_dir=tmp_path, verbose=False)
