@@ -23,7 +23,7 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 # Local
-from .duplication.rules import DUPLICATION_RADII, VERDICTS
+from .duplication import DUPLICATION_RADII, VERDICTS
 from .duplication.search import MAX_FIELD_RADIUS, cluster_targets
 
 __all__ = ["plot_duplicates", "parse_s_region", "VERDICT_COLORS"]
@@ -122,24 +122,25 @@ def _find(table, name):
     return None
 
 
+def _position_source(report, targets):
+    """The table holding the targets' positions, and how to name it in a message."""
+    if targets is not None:                       # an explicit target list wins
+        if isinstance(targets, (str, Path)):
+            return Table.read(targets), "targets="
+        return (targets if isinstance(targets, Table) else Table(rows=list(targets))), "targets="
+    if "target_ra" in report.colnames and "target_dec" in report.colnames:
+        return (Table({"name": report["target"], "ra": report["target_ra"],
+                       "dec": report["target_dec"]}),
+                "the report's target_ra/target_dec columns")
+    raise ValueError("The report holds no target positions (the target_ra and target_dec columns "
+                     "of check_duplicates): pass targets= (the target list, with name and ra, "
+                     "dec columns).")
+
+
 def _target_positions(report, targets):
-    """``{name: SkyCoord}`` of the report's targets, from ``targets``, columns or meta."""
+    """``{name: SkyCoord}`` of the report's targets, from ``targets`` or the report's columns."""
     names = list(dict.fromkeys(str(n) for n in report["target"]))
-    source = None
-    if targets is not None:
-        source = targets if isinstance(targets, Table) else Table(rows=list(targets)) \
-            if not isinstance(targets, (str, Path)) else Table.read(targets)
-        where = "targets="
-    elif "target_ra" in report.colnames and "target_dec" in report.colnames:
-        source = Table({"name": report["target"], "ra": report["target_ra"],
-                        "dec": report["target_dec"]})
-        where = "the report's target_ra/target_dec columns"
-    elif isinstance(report.meta.get("targets"), Table):
-        source = report.meta["targets"]
-        where = "report.meta['targets']"
-    if source is None:
-        raise ValueError("The report holds no target positions: pass targets= (the target list "
-                         "given to check_duplicates, with name, ra and dec columns).")
+    source, where = _position_source(report, targets)
     name_col = _find(source, "name")
     coord_col = _find(source, "coord")
     if name_col is None or (coord_col is None and (_find(source, "ra") is None
@@ -402,10 +403,12 @@ def plot_duplicates(report, filename=None, *, fields=None, ncols=None, figsize=N
         Panels per row of the grid (default up to 3).
     figsize : (float, float), optional
         Figure size in inches (default 5.5 x 5.5 per panel).
-    targets : `~astropy.table.Table` or list of dict, optional
-        The target list (columns ``name`` and ``ra``, ``dec`` in degrees, or ``coord``),
-        when the report does not carry the target positions (``target_ra`` and
-        ``target_dec`` columns).
+    targets : `~astropy.table.Table`, str, path-like or list of dict, optional
+        Where the targets are: a target list (columns ``name`` and ``ra``, ``dec`` in
+        degrees, or ``coord``) or its file. Only needed for a report without the
+        ``target_ra`` and ``target_dec`` columns that
+        `~astroquery_nirspec.NirspecMastClass.check_duplicates` gives (e.g. the table of
+        `~astroquery_nirspec.duplication.evaluate`); when given, its positions are used.
     layout : {"grid", "separate"}
         One figure with a grid of panels (default), or one figure per field.
     dpi : float
@@ -433,7 +436,7 @@ def plot_duplicates(report, filename=None, *, fields=None, ncols=None, figsize=N
     >>> targets = [{"name": "SN1", "ra": 53.16, "dec": -27.79, "aperture": "IFU",
     ...             "grating": "G395H", "filter": "F290LP", "exposure_time": 1000}]
     >>> report = NirspecMast.check_duplicates(targets)  # doctest: +REMOTE_DATA
-    >>> fig = plot_duplicates(report, "duplicates.png", targets=targets)  # doctest: +SKIP
+    >>> fig = plot_duplicates(report, "duplicates.png")  # doctest: +SKIP
     """
     Figure = _import_matplotlib()
     if not isinstance(report, Table):

@@ -1,8 +1,8 @@
 """
 Tests of the ``nirspec-mast`` command line (`astroquery_nirspec.cli`).
 
-Three layers: pure tests of the filter-token parser and the table writer; ``main([...])``
-run in-process against the local MAST server (``tests/mast_server.py``); and the real
+Three layers: pure tests of the filter-token parser (table files: test_tableio.py);
+``main([...])`` run in-process against the local MAST server (``tests/mast_server.py``); and the real
 entry points (``python -m astroquery_nirspec`` and, when installed, the ``nirspec-mast``
 console script) run as subprocesses against the same server.
 """
@@ -20,7 +20,8 @@ from astroquery.exceptions import InvalidQueryError
 
 from astroquery_nirspec import NirspecMast, conf
 from astroquery_nirspec import cli
-from astroquery_nirspec.cli import main, parse_filter_token, parse_filter_tokens, writable_table
+from astroquery_nirspec.cli import main, parse_filter_token, parse_filter_tokens
+from astroquery_nirspec.tableio import EXTENSIONS, FORMATS
 
 REPO = Path(__file__).resolve().parent.parent
 COMMANDS = ("query", "count", "values", "fields", "duplicates", "download")
@@ -100,62 +101,6 @@ def test_tokens_give_the_payload_of_the_python_api(tokens, kwargs):
     from_cli = NirspecMast.query_filtered(get_query_payload=True, **parse_filter_tokens(tokens))
     from_python = NirspecMast.query_filtered(get_query_payload=True, **kwargs)
     assert from_cli["params"] == from_python["params"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing tables (pure)
-# ---------------------------------------------------------------------------------------------
-
-def _awkward_table():
-    when = Time(["2023-05-01T12:00:00", "2023-06-01T00:00:00"])
-    table = Table({"when": when,
-                   "region": np.array(["POLYGON 1 2 3 4 5 6", None], dtype=object),
-                   "n": [1, 2]},
-                  meta={"filters": [{"paramName": "grating", "values": ["G140M"]}], "service": "X"})
-    table["when"][1] = np.ma.masked
-    return table
-
-
-@pytest.mark.parametrize("fmt, ext", [("ecsv", "ecsv"), ("csv", "csv"), ("votable", "xml"),
-                                      ("votable", "vot"), ("fits", "fits")])
-def test_write_table_round_trip_of_masked_time_and_objects(tmp_path, fmt, ext):
-    path = tmp_path / f"t.{ext}"
-    assert cli.write_table(_awkward_table(), str(path)) == fmt
-    back = Table.read(path, format=cli.FORMATS[fmt])
-    assert len(back) == 2
-    when, region = back["when"], back["region"]
-    if fmt == "ecsv":
-        assert isinstance(when, Time) and when.masked and bool(when.mask[1])
-        assert when[0].isot == "2023-05-01T12:00:00.000"
-    else:
-        assert str(when[0]) == "2023-05-01T12:00:00.000"
-        assert np.ma.is_masked(when[1]) or str(when[1]) == ""
-    assert str(region[0]) == "POLYGON 1 2 3 4 5 6"
-    assert np.ma.is_masked(region[1]) or str(region[1]) in ("", "None") or region[1] is None
-
-
-def test_writable_table_keeps_the_original():
-    table = _awkward_table()
-    out = writable_table(table, "fits")
-    assert isinstance(table["when"], Time) and table["region"].dtype.kind == "O"
-    assert out["when"].dtype.kind == "U" and out["region"].dtype.kind == "U"
-    assert out.meta["filters"] == '[{"paramName": "grating", "values": ["G140M"]}]'
-
-
-def test_write_table_unknown_extension(tmp_path):
-    with pytest.raises(cli.CommandError, match="Cannot tell the format of .*--format"):
-        cli.write_table(_awkward_table(), str(tmp_path / "t.txt"))
-    assert cli.write_table(_awkward_table(), str(tmp_path / "t.txt"), "csv") == "csv"
-
-
-def test_write_table_fits_to_stdout_is_refused():
-    with pytest.raises(cli.CommandError, match="Cannot write FITS to standard output"):
-        cli.write_table(_awkward_table(), "-", "fits")
-
-
-def test_write_table_to_an_unwritable_place(tmp_path):
-    with pytest.raises(cli.CommandError, match="Cannot write"):
-        cli.write_table(_awkward_table(), str(tmp_path / "missing-dir" / "t.ecsv"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,7 +324,7 @@ def test_every_format_round_trips_a_real_query_result(server, api, tmp_path, ext
     path = tmp_path / f"all.{ext}"
     assert main(["query", "--server", server, "--no-cache", "-o", str(path)]) == 0
     expected = api.query_filtered(cache=False)
-    fmt = cli.FORMATS[cli.EXTENSIONS[f".{ext}"]]
+    fmt = FORMATS[EXTENSIONS[f".{ext}"]]
     back = Table.read(path, format=fmt)
     assert len(back) == len(ROWS)
     assert back.colnames == expected.colnames
@@ -651,7 +596,7 @@ def test_duplicates_report_in_other_formats(server, api, targets, tmp_path, ext)
     path, _ = targets
     out = tmp_path / f"report.{ext}"
     assert main(["duplicates", str(path), "-o", str(out), "--server", server, "--no-cache"]) == 1
-    back = Table.read(out, format=cli.FORMATS[cli.EXTENSIONS[f".{ext}"]])
+    back = Table.read(out, format=FORMATS[EXTENSIONS[f".{ext}"]])
     expected = NirspecMast.check_duplicates(str(path), cache=False)
     assert _column_text(back["verdict"]) == list(expected["verdict"])
     assert _column_text(back["target"]) == list(expected["target"])
@@ -691,6 +636,27 @@ def test_duplicates_plot(server, targets, tmp_path, capsys):
     assert png.stat().st_size > 1000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"drew the report to {png}" in capsys.readouterr().err
+
+
+def test_duplicates_plot_takes_positions_from_the_report(server, targets, tmp_path, monkeypatch):
+    """--plot draws the report as it is: no second reading of the target list."""
+    from astroquery_nirspec import plotting
+    calls = []
+
+    def spy(report, filename=None, *, fields=None, ncols=None, figsize=None, targets=None,
+            layout="grid", dpi=150):
+        calls.append((report, filename, targets, fields))
+
+    monkeypatch.setattr(plotting, "plot_duplicates", spy)
+    path, _ = targets
+    png = tmp_path / "report.png"
+    assert main(["duplicates", str(path), "--plot", str(png), "--server", server,
+                 "--no-cache", "-q"]) == 1
+    (report, filename, given_targets, given_fields), = calls
+    assert filename == str(png)
+    assert given_targets is None and given_fields is None
+    assert {"target_ra", "target_dec", "field"} <= set(report.colnames)
+    assert set(report["target"]) == {"A", "B"}
 
 
 def test_duplicates_plot_unavailable_exit_2(server, targets, tmp_path, monkeypatch, capsys):
