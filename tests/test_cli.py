@@ -411,6 +411,82 @@ def test_query_without_results_warns_and_succeeds(server, capsys):
     assert out.split() == ["filename", "--------"]
 
 
+# ---- an empty result (issue 10, item 1) ---------------------------------------------------------
+#
+# MAST types its dates ``date``; an empty reply still lists every field. On such a reply the
+# Table conversion must give an empty Table with every column (tables.py), and the command
+# line prints astroquery's NoResultsWarning and succeeds.
+
+EMPTY_QUERY = ["grating=G395H", "filter=CLEAR"]     # no such pair: nothing matches
+NO_RESULTS = "nirspec-mast: warning: Query returned no results.\n"
+
+
+@pytest.fixture(scope="module")
+def dated_mast():
+    """A server declaring the date columns ``date``, as the recorded replies do."""
+    archive = make_archive(nirspec_rows=make_nirspec_rows(40, seed=31), date_type="date")
+    with MastServer(archive) as srv:
+        yield srv
+
+
+@pytest.fixture
+def dated_server(dated_mast, monkeypatch, tmp_path):
+    monkeypatch.setattr(NirspecMast, "_cache_location", tmp_path / "cache")
+    with conf.set_temp("retry_backoff", 0.01), conf.set_temp("progress", False):
+        yield dated_mast.url
+
+
+def _all_columns(url):
+    """The columns of a query that matches: what an empty result must have too."""
+    with conf.set_temp("server", url):
+        table = NirspecMast.query_filtered(cache=False)
+    assert len(table) > 0 and isinstance(table["date_obs"], Time)
+    return table
+
+
+def _check_empty_query(url, tmp_path, capsys):
+    expected = _all_columns(url)
+    assert main(["query", *EMPTY_QUERY, "--server", url, "--no-cache"]) == 0
+    out, err = capsys.readouterr()
+    assert err == NO_RESULTS
+    assert out.split()[:len(expected.colnames)] == expected.colnames
+    for ext in ("ecsv", "fits"):
+        path = tmp_path / f"empty.{ext}"
+        assert main(["query", *EMPTY_QUERY, "--server", url, "--no-cache", "-o", str(path)]) == 0
+        assert capsys.readouterr().err == NO_RESULTS + f"nirspec-mast: wrote 0 rows to {path} " \
+                                                       f"({ext.upper()})\n"
+        back = Table.read(path)
+        assert len(back) == 0 and back.colnames == expected.colnames
+        assert back["effexptm"].unit == "s"
+        if ext == "ecsv":
+            assert isinstance(back["date_obs"], Time)
+
+
+def test_empty_query_with_dated_fields_warns_and_succeeds(dated_server, tmp_path, capsys):
+    """``nirspec-mast query grating=G395H filter=CLEAR``: a warning and exit 0, not exit 4.
+
+    Needs the empty-reply fix of tables.py (issue 10, item 1): before it, the conversion
+    raises and the command exits 4 with an internal error.
+    """
+    _check_empty_query(dated_server, tmp_path, capsys)
+
+
+def test_empty_query_output_with_every_column(dated_server, tmp_path, monkeypatch, capsys):
+    """The command line's side alone: given the empty Table with every column, typed."""
+    from astroquery_nirspec import tables
+    template = _all_columns(dated_server)
+    convert = tables.rows_to_table
+
+    def rows_to_table(fields, rows):                 # the conversion as fixed: typed, no rows
+        if rows:
+            return convert(fields, rows)
+        assert [f["name"] for f in fields] == template.colnames
+        return template[:0].copy()
+
+    monkeypatch.setattr(tables, "rows_to_table", rows_to_table)
+    _check_empty_query(dated_server, tmp_path, capsys)
+
+
 def test_count_equals_the_api(server, api, capsys):
     assert main(["count", "exp_type=NRS_MSASPEC", f"program={MSA_PROGRAM}", "--server", server,
                  "--no-cache"]) == 0
