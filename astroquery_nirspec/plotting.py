@@ -321,6 +321,7 @@ def _draw_field(ax, wcs, report, names, positions, rows_of, title):
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     ax.set_xlim(cx - half, cx + half)
     ax.set_ylim(cy - half, cy + half)
+    ax.set_aspect("equal")             # 1 arcsec is as long across as up: circles stay round
 
     # footprints too small to see at this scale (IFU, slits next to an MSA field): a marker
     for entry in entries:

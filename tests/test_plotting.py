@@ -185,6 +185,18 @@ def test_circles_are_on_the_sky(report):
         plt.close(fig)
 
 
+def test_circles_look_round(report, tmp_path):
+    """Equal scales on both axes: a circle on the sky is drawn as a circle, not an ellipse."""
+    fig = plot_duplicates(report, tmp_path / "round.png", targets=TARGETS)
+    fig.canvas.draw()
+    for ax in fig.get_axes():
+        assert ax.get_aspect() == 1.0
+    for circle in artists(fig, "target:"):
+        pixels = circle.get_transform().transform(circle.get_xy())
+        width, height = np.ptp(pixels[:, 0]), np.ptp(pixels[:, 1])
+        assert width == pytest.approx(height, rel=0.01), circle.get_gid()
+
+
 def test_field_across_ra_zero(report, tmp_path):
     fig = plot_duplicates(report, tmp_path / "a.png", targets=TARGETS)
     ax = fig.get_axes()[1]
