@@ -292,6 +292,8 @@ The exit status is 1 when any target has a DUPLICATE.
 examples:
   nirspec-mast duplicates targets.csv
   nirspec-mast duplicates targets.csv -o report.ecsv --plot report.png
+  nirspec-mast duplicates examples/targets.ecsv -o report.ecsv --plot report.png
+      (from a checkout of the repository: six example targets)
   nirspec-mast duplicates targets.ecsv --exptime-factor 3 --radius IFU=5arcsec
 """
 
