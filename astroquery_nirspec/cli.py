@@ -645,17 +645,25 @@ def _cmd_duplicates(api, args):
 
 
 def _verdict_summary(report):
-    """'3 targets: 1 DUPLICATE, 1 POSSIBLE, 1 NOT_DUPLICATE' (the worst verdict per target)."""
-    from .duplication import VERDICTS as order     # most severe first
+    """'3 targets: 1 DUPLICATE, 1 POSSIBLE, 1 NOT_DUPLICATE' (the worst verdict per target).
+
+    A verdict the rules do not rank (a new one) is never left out: it counts under its own
+    name, after ``DUPLICATE`` and before the others, as it needs a look.
+    """
+    from collections import Counter
+
+    from .duplication import VERDICTS               # most severe first
+
+    def severity(verdict):
+        return VERDICTS.index(verdict) if verdict in VERDICTS else 0.5
 
     worst = {}
     for target, verdict in zip(report["target"], report["verdict"]):
-        verdict = str(verdict)
-        rank = order.index(verdict) if verdict in order else len(order)
-        key = str(target)
-        worst[key] = min(worst.get(key, len(order)), rank)
-    counts = [(name, sum(1 for r in worst.values() if r == i)) for i, name in enumerate(order)]
-    parts = ", ".join(f"{n} {name}" for name, n in counts if n)
+        target, verdict = str(target), str(verdict)
+        if target not in worst or severity(verdict) < severity(worst[target]):
+            worst[target] = verdict
+    counts = Counter(worst.values())
+    parts = ", ".join(f"{counts[name]} {name}" for name in sorted(counts, key=severity))
     return f"{len(worst)} target{'s' if len(worst) != 1 else ''}: {parts}"
 
 

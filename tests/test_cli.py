@@ -180,6 +180,16 @@ def test_one_line_of_a_long_message():
     assert cli._one_line("simple") == "simple"
 
 
+def test_verdict_summary_counts_every_verdict():
+    """A verdict the rules do not rank (e.g. a row the check cannot classify) is counted."""
+    report = Table({"target": ["A", "A", "B", "C", "C", "D", "E", "E"],
+                    "verdict": ["NOT_DUPLICATE", "POSSIBLE", "DUPLICATE", "UNCLASSIFIED",
+                                "NOT_DUPLICATE", "NOT_DUPLICATE", "UNCLASSIFIED", "DUPLICATE"]})
+    assert cli._verdict_summary(report) == (
+        "5 targets: 2 DUPLICATE, 1 UNCLASSIFIED, 1 POSSIBLE, 1 NOT_DUPLICATE")
+    assert cli._verdict_summary(report[:1]) == "1 target: 1 NOT_DUPLICATE"
+
+
 def test_options_before_and_after_the_command():
     parser = cli.build_parser()
     before = parser.parse_args(["--server", "http://a", "--no-cache", "count", "grating=G140M"])
