@@ -118,10 +118,10 @@ def check_destination(path, fmt=None):
     >>> from astroquery_nirspec.tableio import check_destination
     >>> check_destination("-"), check_destination("-", "csv")
     ('ecsv', 'csv')
-    >>> check_destination("-", "fits")
+    >>> check_destination("-", "fits")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    astroquery_nirspec.tableio.TableFileError: Cannot write FITS to standard output; give a file name with -o, or --format ecsv/csv/votable.
+    astroquery_nirspec.tableio.TableFileError: Cannot write FITS to standard output; ...
     """
     if str(path) == STDOUT:
         fmt = format_for(path, fmt or "ecsv")
