@@ -22,7 +22,6 @@ Examples
 # Standard library
 import argparse
 import contextlib
-import inspect
 import logging
 import os
 import sys
@@ -30,32 +29,24 @@ import traceback
 import warnings
 
 # Third party
-import numpy as np
 import requests
-from astropy.table import Column, MaskedColumn, Table
-from astropy.time import Time
 from astropy.utils.exceptions import AstropyWarning
 from astroquery.exceptions import (InvalidQueryError, LoginError, RemoteServiceError,
                                    ResolverError, TimeoutError as AstroqueryTimeoutError)
 
-__all__ = ["main", "build_parser", "CommandError", "parse_filter_token", "parse_filter_tokens", "write_table",
-           "writable_table", "FORMATS", "EXTENSIONS", "EXIT_OK", "EXIT_DUPLICATES",
-           "EXIT_BAD_INPUT", "EXIT_SERVICE", "EXIT_INTERNAL"]
+# Local
+# (EXTENSIONS, write_table and writable_table stay importable from here, as in 0.1.0)
+from .tableio import (EXTENSIONS, FORMATS, STDOUT, TableFileError,  # noqa: F401
+                      check_destination, read_table, writable_table, write_table)
+
+__all__ = ["main", "build_parser", "CommandError", "parse_filter_token", "parse_filter_tokens",
+           "EXIT_OK", "EXIT_DUPLICATES", "EXIT_BAD_INPUT", "EXIT_SERVICE", "EXIT_INTERNAL"]
 
 PROG = "nirspec-mast"
 
 #: Exit codes.
 EXIT_OK, EXIT_DUPLICATES, EXIT_BAD_INPUT, EXIT_SERVICE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
-
-#: ``--format`` names and the astropy ``Table.write`` format each stands for.
-FORMATS = {"ecsv": "ascii.ecsv", "csv": "ascii.csv", "votable": "votable", "fits": "fits"}
-
-#: File extensions recognised by ``-o`` and the ``--format`` each implies.
-EXTENSIONS = {".ecsv": "ecsv", ".csv": "csv", ".xml": "votable", ".vot": "votable",
-              ".votable": "votable", ".fits": "fits", ".fit": "fits"}
-
-_TEXT_FORMATS = ("ecsv", "csv", "votable")
 
 
 class CommandError(Exception):
@@ -244,176 +235,6 @@ def parse_filter_tokens(tokens):
 
 
 # ---------------------------------------------------------------------------------------------
-# Writing tables
-# ---------------------------------------------------------------------------------------------
-
-def _is_time(column):
-    return isinstance(column, Time)
-
-
-def _text_column(values, mask, like):
-    """A str column (masked where ``mask``) with the unit and description of ``like``."""
-    data = np.array(["" if m else str(v) for v, m in zip(values, mask)], dtype=str)
-    if data.dtype.itemsize == 0:
-        data = data.astype("U1")
-    info = getattr(like, "info", None)
-    column = MaskedColumn(data, mask=mask) if np.any(mask) else Column(data)
-    if info is not None:
-        column.info.description = info.description
-        column.info.meta = dict(info.meta or {})
-    return column
-
-
-def writable_table(table, fmt):
-    """
-    A copy of ``table`` that ``fmt`` can store.
-
-    - object-dtype columns (e.g. footprints) become text, ``None`` becoming masked;
-    - `~astropy.time.Time` columns stay as they are in ECSV (which stores them exactly)
-      and become ISO 8601 text (``isot``, UTC) in CSV, VOTable and FITS, masked where the
-      time is masked (FITS and VOTable cannot hold masked times);
-    - for FITS and VOTable, metadata values that are not plain scalars (lists and dicts,
-      such as the query's ``filters``) are stored as JSON text.
-
-    Parameters
-    ----------
-    table : `~astropy.table.Table`
-    fmt : str
-        One of the keys of `FORMATS`.
-
-    Returns
-    -------
-    table : `~astropy.table.Table`
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astropy.table import Table
-    >>> from astropy.time import Time
-    >>> from astroquery_nirspec.cli import writable_table
-    >>> t = Table({"when": Time(["2023-05-01T12:00:00"]),
-    ...            "region": np.array(["POLYGON 1 2 3 4 5 6"], dtype=object)})
-    >>> w = writable_table(t, "fits")
-    >>> w["when"][0], w["region"].dtype.kind
-    (np.str_('2023-05-01T12:00:00.000'), 'U')
-    """
-    import json
-
-    out = Table(table, copy=True)
-    for name in out.colnames:
-        column = out[name]
-        if _is_time(column):
-            if fmt == "ecsv":
-                continue
-            mask = (np.broadcast_to(np.asarray(column.mask, bool), column.shape).copy()
-                    if column.masked else np.zeros(len(column), bool))
-            iso = column.utc.isot if len(column) else np.array([], dtype=str)
-            values = np.atleast_1d(iso)
-            new = _text_column(values, mask, column)
-            if not new.info.description:
-                new.info.description = "UTC date and time (ISO 8601)"
-            out.replace_column(name, new)
-        elif getattr(column, "dtype", None) is not None and column.dtype.kind == "O":
-            mask = np.ma.getmaskarray(column) | np.array([v is None for v in column.tolist()], bool)
-            new = _text_column(column.tolist(), mask, column)
-            new.unit = column.unit
-            out.replace_column(name, new)
-    if fmt in ("fits", "votable"):
-        meta = {}
-        for key, value in out.meta.items():
-            if isinstance(value, (str, int, float, bool, np.number, np.bool_)):
-                meta[key] = value
-            else:
-                meta[key] = json.dumps(value, default=str)
-        out.meta = meta
-    return out
-
-
-def _format_for(path, fmt):
-    """The `FORMATS` key for writing ``path``: ``fmt`` if given, else from the extension."""
-    if fmt:
-        return fmt
-    lower = str(path).lower()
-    for extension, name in EXTENSIONS.items():
-        if lower.endswith(extension):
-            return name
-    known = ", ".join(sorted(EXTENSIONS))
-    raise CommandError(f"Cannot tell the format of '{path}' from its extension (known: {known}); "
-                       f"add --format {{{','.join(FORMATS)}}}.")
-
-
-def write_table(table, path, fmt=None):
-    """
-    Write a result table to ``path`` (``"-"``: standard output) in a format from its extension.
-
-    Parameters
-    ----------
-    table : `~astropy.table.Table`
-    path : str or path-like
-        ``.ecsv`` ECSV, ``.csv`` CSV, ``.xml``/``.vot`` VOTable, ``.fits`` FITS; ``"-"``
-        writes ECSV, CSV or VOTable to standard output. An existing file is replaced.
-    fmt : str, optional
-        One of ``ecsv``, ``csv``, ``votable``, ``fits``; overrides the extension.
-
-    Returns
-    -------
-    fmt : str
-        The format written.
-
-    Raises
-    ------
-    CommandError
-        For an unknown extension, FITS to standard output, or a file that cannot be written.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from astropy.table import Table
-    >>> from astroquery_nirspec.cli import write_table
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "result.csv"
-    >>> write_table(Table({"grating": ["G395H"], "count": [3]}), path)
-    'csv'
-    >>> print(path.read_text().strip())
-    grating,count
-    G395H,3
-    """
-    to_stdout = str(path) == "-"
-    if to_stdout:
-        fmt = fmt or "ecsv"
-        if fmt not in _TEXT_FORMATS:
-            raise CommandError(f"Cannot write {fmt.upper()} to standard output; give a file name "
-                               f"with -o, or --format {'/'.join(_TEXT_FORMATS)}.")
-    fmt = _format_for(path, fmt)
-    ready = writable_table(table, fmt)
-    with warnings.catch_warnings():
-        # Long metadata keys become FITS HIERARCH cards, which astropy announces each time.
-        from astropy.io.fits.verify import VerifyWarning
-        warnings.simplefilter("ignore", VerifyWarning)
-        try:
-            if to_stdout:
-                ready.write(sys.stdout, format=FORMATS[fmt])
-                sys.stdout.flush()
-            else:
-                ready.write(path, format=FORMATS[fmt], overwrite=True)
-        except OSError as exc:
-            raise CommandError(f"Cannot write '{path}': {exc.strerror or exc}.") from exc
-    return fmt
-
-
-def _read_table(path, fmt=None):
-    """Read a table file for ``download``, by extension or ``fmt``; bad files raise CommandError."""
-    from astropy.io.registry import IORegistryError
-
-    if not os.path.exists(path):
-        raise CommandError(f"No such file: '{path}'.")
-    fmt = _format_for(path, fmt)
-    try:
-        return Table.read(path, format=FORMATS[fmt])
-    except (OSError, ValueError, TypeError, IORegistryError) as exc:
-        raise CommandError(f"Cannot read '{path}' as {fmt.upper()}: {exc}") from exc
-
-
-# ---------------------------------------------------------------------------------------------
 # The parser
 # ---------------------------------------------------------------------------------------------
 
@@ -471,6 +292,8 @@ The exit status is 1 when any target has a DUPLICATE.
 examples:
   nirspec-mast duplicates targets.csv
   nirspec-mast duplicates targets.csv -o report.ecsv --plot report.png
+  nirspec-mast duplicates examples/targets.ecsv -o report.ecsv --plot report.png
+      (from a checkout of the repository: six example targets)
   nirspec-mast duplicates targets.ecsv --exptime-factor 3 --radius IFU=5arcsec
 """
 
@@ -682,37 +505,30 @@ def _position(args):
 
 def _check_output(args):
     """Refuse a bad -o/--format before anything is sent (the query may take long)."""
-    path, fmt = args.output, args.format
-    if path is None and fmt is None:
-        return
-    if path is None or path == "-":
-        if (fmt or "ecsv") not in _TEXT_FORMATS:
-            raise CommandError(f"Cannot write {fmt.upper()} to standard output; give a file name "
-                               f"with -o, or --format {'/'.join(_TEXT_FORMATS)}.")
-        return
-    _format_for(path, fmt)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CommandError(f"Cannot write '{path}': the directory '{folder}' does not exist.")
+    if args.output is not None or args.format is not None:
+        check_destination(args.output or STDOUT, args.format)
 
 
 def _show_table(table, args):
     """Write the table to -o / --format, or print it readably."""
     if args.output or args.format:
-        fmt = write_table(table, args.output or "-", args.format)
-        if args.output and args.output != "-":
+        fmt = write_table(table, args.output or STDOUT, args.format)
+        if args.output and args.output != STDOUT:
             _note(args, f"wrote {len(table)} row{'s' if len(table) != 1 else ''} to "
                         f"{args.output} ({fmt.upper()})")
         return
-    # text left-aligned, numbers right-aligned
-    align = ["<" if getattr(table[name], "dtype", None) is not None
-             and table[name].dtype.kind in "USO" else ">" for name in table.colnames]
     if args.show_all:
-        table.pprint_all(align=align)
+        table.pprint_all(align=_align(table))
     else:
         # a terminal gets a screenful; a pipe or file gets whole lines
         table.pprint(max_lines=-1 if args.max_lines is None else args.max_lines,
-                     max_width=None if _isatty(sys.stdout) else -1, align=align)
+                     max_width=None if _isatty(sys.stdout) else -1, align=_align(table))
+
+
+def _align(table):
+    """Text columns left-aligned, numbers (and times) right-aligned."""
+    return ["<" if getattr(table[name], "dtype", None) is not None
+            and table[name].dtype.kind in "USO" else ">" for name in table.colnames]
 
 
 def _isatty(stream):
@@ -765,15 +581,11 @@ def _cmd_fields(api, args):
 def _plot_function():
     """`astroquery_nirspec.plotting.plot_duplicates`, or a CommandError saying why not."""
     try:
-        from . import plotting
+        from .plotting import plot_duplicates
     except ImportError as exc:
         raise CommandError(f"--plot is not available: {exc}. Install matplotlib "
                            "(pip install \"astroquery_nirspec[plot]\").") from exc
-    function = getattr(plotting, "plot_duplicates", None)
-    if function is None:
-        raise CommandError("--plot is not available: this version of astroquery_nirspec has "
-                           "no astroquery_nirspec.plotting.plot_duplicates.")
-    return function
+    return plot_duplicates
 
 
 def _duplicate_rules(args):
@@ -808,81 +620,57 @@ _REPORT_FORMATS = {"t_exptime": ".1f", "exptime_ratio": ".3g", "separation": ".2
 
 
 def _cmd_duplicates(api, args):
-    check = getattr(api, "check_duplicates", None)
-    if check is None:
-        raise CommandError("duplicates is not available: this version of astroquery_nirspec "
-                           "has no NirspecMast.check_duplicates.")
     _check_output(args)
     plot = _plot_function() if args.plot else None
     if not os.path.exists(args.targets):
         raise CommandError(f"No such file: '{args.targets}'.")
-    rules = _duplicate_rules(args)
-    kwargs = {"cache": _cache(args)}
-    if rules is not None:
-        kwargs["rules"] = rules
-    report = check(args.targets, **kwargs)
+    report = api.check_duplicates(args.targets, rules=_duplicate_rules(args), cache=_cache(args))
     if args.output or args.format or args.show_all:
         _show_table(report, args)
     else:
-        shown = report[[name for name in _REPORT_COLUMNS if name in report.colnames]]
+        shown = report[list(_REPORT_COLUMNS)]
         for name, fmt in _REPORT_FORMATS.items():
-            if name in shown.colnames:
-                shown[name].info.format = fmt
+            shown[name].info.format = fmt
         _show_table(shown, args)
     if plot is not None:
-        kwargs = {}
-        if "targets" in inspect.signature(plot).parameters:
-            from .duplication import read_targets
-            kwargs["targets"] = read_targets(args.targets)  # the positions of the targets
         try:
-            plot(report, args.plot, **kwargs)
+            plot(report, args.plot)       # the report carries the targets' positions and fields
         except ImportError as exc:
             raise CommandError(f"--plot is not available: {exc}") from exc
         except (OSError, ValueError) as exc:
             raise CommandError(f"Cannot draw '{args.plot}': {exc}") from exc
         _note(args, f"drew the report to {args.plot}")
-    verdicts = [str(v) for v in report["verdict"]] if "verdict" in report.colnames else []
-    summary = _verdict_summary(report)
-    if summary:
-        _note(args, summary)
-    return EXIT_DUPLICATES if "DUPLICATE" in verdicts else EXIT_OK
+    _note(args, _verdict_summary(report))
+    return EXIT_DUPLICATES if "DUPLICATE" in list(report["verdict"]) else EXIT_OK
 
 
 def _verdict_summary(report):
-    """'3 targets: 1 DUPLICATE, 1 POSSIBLE, 1 NOT_DUPLICATE' (the worst verdict per target)."""
-    if "verdict" not in report.colnames or "target" not in report.colnames:
-        return ""
-    order = ("DUPLICATE", "POSSIBLE", "NOT_DUPLICATE")
+    """'3 targets: 1 DUPLICATE, 1 POSSIBLE, 1 NOT_DUPLICATE' (the worst verdict per target).
+
+    A verdict the rules do not rank (a new one) is never left out: it counts under its own
+    name, after ``DUPLICATE`` and before the others, as it needs a look.
+    """
+    from collections import Counter
+
+    from .duplication import VERDICTS               # most severe first
+
+    def severity(verdict):
+        return VERDICTS.index(verdict) if verdict in VERDICTS else 0.5
+
     worst = {}
     for target, verdict in zip(report["target"], report["verdict"]):
-        verdict = str(verdict)
-        rank = order.index(verdict) if verdict in order else len(order)
-        key = str(target)
-        worst[key] = min(worst.get(key, len(order)), rank)
-    counts = [(name, sum(1 for r in worst.values() if r == i)) for i, name in enumerate(order)]
-    parts = ", ".join(f"{n} {name}" for name, n in counts if n)
+        target, verdict = str(target), str(verdict)
+        if target not in worst or severity(verdict) < severity(worst[target]):
+            worst[target] = verdict
+    counts = Counter(worst.values())
+    parts = ", ".join(f"{counts[name]} {name}" for name in sorted(counts, key=severity))
     return f"{len(worst)} target{'s' if len(worst) != 1 else ''}: {parts}"
 
 
 def _cmd_download(api, args):
-    download = getattr(api, "download_files", None)
-    if download is None:
-        raise CommandError("download is not available: this version of astroquery_nirspec has "
-                           "no NirspecMast.download_files.")
-    table = _read_table(args.table, args.format)
-    kwargs = {}
-    if "verbose" in inspect.signature(download).parameters:
-        kwargs["verbose"] = not args.quiet
-    manifest = download(table, download_dir=args.dir, **kwargs)
-    if not isinstance(manifest, Table):
-        if manifest is not None:
-            print(manifest)
-        return EXIT_OK
-    manifest.pprint(max_lines=-1, max_width=-1,
-                    align=["<" if manifest[name].dtype.kind in "USO" else ">"
-                           for name in manifest.colnames])
-    if "Status" not in manifest.colnames:
-        return EXIT_OK
+    table = read_table(args.table, args.format)
+    manifest = api.download_files(table, download_dir=args.dir, verbose=not args.quiet)
+    manifest.pprint(max_lines=-1, max_width=-1, align=_align(manifest))
     statuses = [str(s) for s in manifest["Status"]]
     failed = statuses.count("ERROR")
     if failed:
@@ -950,7 +738,7 @@ def _configured(args, api):
             stack.enter_context(conf.set_temp("server", server))
         if args.timeout is not None:
             stack.enter_context(conf.set_temp("timeout", args.timeout))
-        if (args.no_progress or args.quiet) and hasattr(conf, "progress"):
+        if args.no_progress or args.quiet:
             stack.enter_context(conf.set_temp("progress", False))
         if args.login:
             api.login()
@@ -1021,7 +809,7 @@ def main(argv=None):
             return _COMMANDS[args.command](NirspecMast, args)
     except CommandError as exc:
         return _error(exc, exc.code, args.debug)
-    except (InvalidQueryError, ResolverError, LoginError) as exc:
+    except (TableFileError, InvalidQueryError, ResolverError, LoginError) as exc:
         return _error(exc, EXIT_BAD_INPUT, args.debug)
     except (RemoteServiceError, AstroqueryTimeoutError, TimeoutError,
             requests.RequestException) as exc:

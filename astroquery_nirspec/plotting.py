@@ -23,7 +23,7 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 # Local
-from .duplication.rules import DUPLICATION_RADII, VERDICTS
+from .duplication import DUPLICATION_RADII, VERDICTS
 from .duplication.search import MAX_FIELD_RADIUS, cluster_targets
 
 __all__ = ["plot_duplicates", "parse_s_region", "VERDICT_COLORS"]
@@ -122,24 +122,25 @@ def _find(table, name):
     return None
 
 
+def _position_source(report, targets):
+    """The table holding the targets' positions, and how to name it in a message."""
+    if targets is not None:                       # an explicit target list wins
+        if isinstance(targets, (str, Path)):
+            return Table.read(targets), "targets="
+        return (targets if isinstance(targets, Table) else Table(rows=list(targets))), "targets="
+    if "target_ra" in report.colnames and "target_dec" in report.colnames:
+        return (Table({"name": report["target"], "ra": report["target_ra"],
+                       "dec": report["target_dec"]}),
+                "the report's target_ra/target_dec columns")
+    raise ValueError("The report holds no target positions (the target_ra and target_dec columns "
+                     "of check_duplicates): pass targets= (the target list, with name and ra, "
+                     "dec columns).")
+
+
 def _target_positions(report, targets):
-    """``{name: SkyCoord}`` of the report's targets, from ``targets``, columns or meta."""
+    """``{name: SkyCoord}`` of the report's targets, from ``targets`` or the report's columns."""
     names = list(dict.fromkeys(str(n) for n in report["target"]))
-    source = None
-    if targets is not None:
-        source = targets if isinstance(targets, Table) else Table(rows=list(targets)) \
-            if not isinstance(targets, (str, Path)) else Table.read(targets)
-        where = "targets="
-    elif "target_ra" in report.colnames and "target_dec" in report.colnames:
-        source = Table({"name": report["target"], "ra": report["target_ra"],
-                        "dec": report["target_dec"]})
-        where = "the report's target_ra/target_dec columns"
-    elif isinstance(report.meta.get("targets"), Table):
-        source = report.meta["targets"]
-        where = "report.meta['targets']"
-    if source is None:
-        raise ValueError("The report holds no target positions: pass targets= (the target list "
-                         "given to check_duplicates, with name, ra and dec columns).")
+    source, where = _position_source(report, targets)
     name_col = _find(source, "name")
     coord_col = _find(source, "coord")
     if name_col is None or (coord_col is None and (_find(source, "ra") is None
@@ -254,64 +255,61 @@ def _field_center(coords):
     return SkyCoord(center.spherical.lon, center.spherical.lat, frame="icrs")
 
 
-def _draw_field(ax, wcs, report, names, positions, rows_of, title):
-    """Draw one field on a WCSAxes; return the legend entries used."""
+def _draw_footprint(ax, entry):
+    """One observation: its footprint shapes, or a cross at its centre; the world corners."""
     from matplotlib.patches import Polygon
     from astropy.visualization.wcsaxes import SphericalCircle
 
     icrs = ax.get_transform("icrs")
-    used = set()
-    corners = []                                         # world (ra, dec) arrays for the view
+    color = VERDICT_COLORS.get(entry["verdict"], "k")
+    style = dict(edgecolor=color, facecolor=(*_rgb(color), 0.12), linewidth=1.4,
+                 linestyle="--" if entry["planned"] else "-", transform=icrs,
+                 zorder=_zorder(entry["verdict"]))
+    gid = f"footprint:{entry['verdict']}:{'planned' if entry['planned'] else 'archived'}:" \
+          f"{entry['observation']}"
+    outline = []
+    for kind, shape in entry["shapes"]:
+        if kind == "polygon":
+            patch = Polygon(shape, closed=True, **style)
+        else:
+            ra, dec, radius = shape
+            patch = SphericalCircle((ra * u.deg, dec * u.deg), radius * u.deg, **style)
+        outline.append(np.asarray(patch.get_xy(), dtype=float))
+        patch.set_gid(gid)
+        ax.add_patch(patch)
+    corners = None
+    if outline:
+        entry["outline"] = corners = np.concatenate(outline)
+    elif np.isfinite(entry["s_ra"]):                 # no footprint: mark the centre
+        ax.plot(entry["s_ra"], entry["s_dec"], marker="x", markersize=7, color=color,
+                linestyle="none", transform=icrs, gid=gid, zorder=style["zorder"])
+        corners = np.array([[entry["s_ra"], entry["s_dec"]]])
+    if entry["verdict"] == "DUPLICATE" and entry["proposal_id"] and np.isfinite(entry["s_ra"]):
+        ax.annotate(entry["proposal_id"], xy=(entry["s_ra"], entry["s_dec"]), xycoords=icrs,
+                    xytext=(4, 4), textcoords="offset points", fontsize=8, fontweight="bold",
+                    color=VERDICT_COLORS["DUPLICATE"], gid=f"proposal:{entry['proposal_id']}",
+                    zorder=8)
+    return corners
 
-    entries = _footprints(report, [i for name in names for i in rows_of[name]])
-    for entry in entries:
-        color = VERDICT_COLORS.get(entry["verdict"], "k")
-        style = dict(edgecolor=color, facecolor=(*_rgb(color), 0.12), linewidth=1.4,
-                     linestyle="--" if entry["planned"] else "-", transform=icrs,
-                     zorder=_zorder(entry["verdict"]))
-        gid = f"footprint:{entry['verdict']}:{'planned' if entry['planned'] else 'archived'}:" \
-              f"{entry['observation']}"
-        outline = []
-        for kind, shape in entry["shapes"]:
-            if kind == "polygon":
-                patch = Polygon(shape, closed=True, **style)
-            else:
-                ra, dec, radius = shape
-                patch = SphericalCircle((ra * u.deg, dec * u.deg), radius * u.deg, **style)
-            outline.append(np.asarray(patch.get_xy(), dtype=float))
-            patch.set_gid(gid)
-            ax.add_patch(patch)
-        if outline:
-            entry["outline"] = np.concatenate(outline)
-            corners.append(entry["outline"])
-        elif np.isfinite(entry["s_ra"]):                 # no footprint: mark the centre
-            ax.plot(entry["s_ra"], entry["s_dec"], marker="x", markersize=7, color=color,
-                    linestyle="none", transform=icrs, gid=gid, zorder=style["zorder"])
-            corners.append(np.array([[entry["s_ra"], entry["s_dec"]]]))
-        used.add(entry["verdict"])
-        if entry["planned"]:
-            used.add("planned")
-        if entry["verdict"] == "DUPLICATE" and entry["proposal_id"] and np.isfinite(entry["s_ra"]):
-            ax.annotate(entry["proposal_id"], xy=(entry["s_ra"], entry["s_dec"]), xycoords=icrs,
-                        xytext=(4, 4), textcoords="offset points", fontsize=8, fontweight="bold",
-                        color=VERDICT_COLORS["DUPLICATE"], gid=f"proposal:{entry['proposal_id']}",
-                        zorder=8)
 
-    for name in names:
-        coord = positions[name]
-        radius = _target_radius(report, rows_of[name])
-        circle = SphericalCircle(coord, radius * u.arcsec, edgecolor=TARGET_COLOR, facecolor="none",
-                                 linewidth=1.6, transform=icrs, zorder=7, gid=f"target:{name}")
-        ax.add_patch(circle)
-        corners.append(np.asarray(circle.get_xy()))
-        ax.plot(coord.ra.deg, coord.dec.deg, marker="+", markersize=8, color=TARGET_COLOR,
-                linestyle="none", transform=icrs, zorder=7)
-        if len(names) <= _MAX_NAMED_TARGETS:
-            ax.annotate(name, xy=(coord.ra.deg, coord.dec.deg), xycoords=icrs, xytext=(5, -10),
-                        textcoords="offset points", fontsize=7, color=TARGET_COLOR, zorder=8)
-    used.add("target")
+def _draw_target(ax, name, coord, radius, label):
+    """A target: its duplication circle (radius in arcsec), a cross, and its name when asked."""
+    from astropy.visualization.wcsaxes import SphericalCircle
 
-    # view: everything drawn, with a margin
+    icrs = ax.get_transform("icrs")
+    circle = SphericalCircle(coord, radius * u.arcsec, edgecolor=TARGET_COLOR, facecolor="none",
+                             linewidth=1.6, transform=icrs, zorder=7, gid=f"target:{name}")
+    ax.add_patch(circle)
+    ax.plot(coord.ra.deg, coord.dec.deg, marker="+", markersize=8, color=TARGET_COLOR,
+            linestyle="none", transform=icrs, zorder=7)
+    if label:
+        ax.annotate(name, xy=(coord.ra.deg, coord.dec.deg), xycoords=icrs, xytext=(5, -10),
+                    textcoords="offset points", fontsize=7, color=TARGET_COLOR, zorder=8)
+    return np.asarray(circle.get_xy())
+
+
+def _set_view(ax, wcs, corners):
+    """Square limits (in arcsec pixels) around everything drawn, with a margin; the half-size."""
     world = np.concatenate(corners)
     x, y = wcs.world_to_pixel_values(world[:, 0], world[:, 1])
     ok = np.isfinite(x) & np.isfinite(y)
@@ -320,8 +318,12 @@ def _draw_field(ax, wcs, report, names, positions, rows_of, title):
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     ax.set_xlim(cx - half, cx + half)
     ax.set_ylim(cy - half, cy + half)
+    ax.set_aspect("equal")             # 1 arcsec is as long across as up: circles stay round
+    return half
 
-    # footprints too small to see at this scale (IFU, slits next to an MSA field): a marker
+
+def _mark_small_footprints(ax, wcs, entries, half):
+    """Footprints too small to see at this scale (IFU, slits next to an MSA field): a marker."""
     for entry in entries:
         if "outline" not in entry:
             continue
@@ -333,6 +335,8 @@ def _draw_field(ax, wcs, report, names, positions, rows_of, title):
                     linestyle="none", zorder=_zorder(entry["verdict"]),
                     gid=f"marker:{entry['verdict']}:{entry['observation']}")
 
+
+def _label_axes(ax, half, title):
     ra_axis, dec_axis = ax.coords[0], ax.coords[1]
     ra_axis.set_axislabel("RA (ICRS)")
     dec_axis.set_axislabel("Dec (ICRS)")
@@ -342,6 +346,21 @@ def _draw_field(ax, wcs, report, names, positions, rows_of, title):
     dec_axis.set_ticks(number=4)
     ax.coords.grid(color="0.8", linestyle=":", linewidth=0.6)
     ax.set_title(title, fontsize=10)
+
+
+def _draw_field(ax, wcs, report, names, positions, rows_of, title):
+    """Draw one field on a WCSAxes; return the legend entries used."""
+    entries = _footprints(report, [i for name in names for i in rows_of[name]])
+    corners = [_draw_footprint(ax, entry) for entry in entries]
+    used = {entry["verdict"] for entry in entries} | {"target"}
+    if any(entry["planned"] for entry in entries):
+        used.add("planned")
+    for name in names:
+        corners.append(_draw_target(ax, name, positions[name], _target_radius(report, rows_of[name]),
+                                    label=len(names) <= _MAX_NAMED_TARGETS))
+    half = _set_view(ax, wcs, [c for c in corners if c is not None])
+    _mark_small_footprints(ax, wcs, entries, half)
+    _label_axes(ax, half, title)
     return used
 
 
@@ -369,6 +388,44 @@ def _legend_handles(used):
         handles.append(Patch(edgecolor="k", facecolor="none", linestyle="--",
                              label="planned (dashed, \u25c7 when small)"))
     return handles
+
+
+def _check_report(report, layout):
+    """ValueError unless ``report`` is a non-empty duplication report and ``layout`` known."""
+    if not isinstance(report, Table):
+        raise ValueError(f"report must be the Table of check_duplicates, got {type(report).__name__}.")
+    for name in ("target", "verdict", "s_ra", "s_dec", "radius"):
+        if name not in report.colnames:
+            raise ValueError(f"report lacks the column '{name}': pass the Table returned by "
+                             "check_duplicates (or duplication.evaluate).")
+    if layout not in ("grid", "separate"):
+        raise ValueError(f"layout must be 'grid' or 'separate', got {layout!r}.")
+    if len(report) == 0:
+        raise ValueError("The report is empty: there is nothing to plot.")
+
+
+def _panels(report, positions, rows_of, fields):
+    """One ``(number, target names, centre, title)`` per sky field, in display order."""
+    names = list(positions)
+    labels, order = _field_labels(report, names, SkyCoord([positions[n] for n in names]), fields)
+    panels = []
+    for number, label in enumerate(order, start=1):
+        members = [n for n, lab in zip(names, labels) if lab == label]
+        center = _field_center(SkyCoord([positions[n] for n in members]))
+        n_dup = len({str(report["observation"][i]) for n in members for i in rows_of[n]
+                     if str(report["verdict"][i]) == "DUPLICATE"})
+        title = (f"Field {label}: {len(members)} target{'s' if len(members) != 1 else ''}, "
+                 f"{n_dup} duplicate{'s' if n_dup != 1 else ''}\n"
+                 f"{center.to_string('hmsdms', precision=0)}")
+        panels.append((number, members, center, title))
+    return panels
+
+
+def _add_legend(fig, used):
+    """The legend of the entries drawn, below the panels, in as many columns as fit."""
+    handles = _legend_handles(used)
+    ncols = max(1, min(len(handles), int(fig.get_figwidth() // 2.4)))
+    fig.legend(handles=handles, loc="outside lower center", ncols=ncols, fontsize=8, frameon=False)
 
 
 def plot_duplicates(report, filename=None, *, fields=None, ncols=None, figsize=None, targets=None,
@@ -402,10 +459,12 @@ def plot_duplicates(report, filename=None, *, fields=None, ncols=None, figsize=N
         Panels per row of the grid (default up to 3).
     figsize : (float, float), optional
         Figure size in inches (default 5.5 x 5.5 per panel).
-    targets : `~astropy.table.Table` or list of dict, optional
-        The target list (columns ``name`` and ``ra``, ``dec`` in degrees, or ``coord``),
-        when the report does not carry the target positions (``target_ra`` and
-        ``target_dec`` columns).
+    targets : `~astropy.table.Table`, str, path-like or list of dict, optional
+        Where the targets are: a target list (columns ``name`` and ``ra``, ``dec`` in
+        degrees, or ``coord``) or its file. Only needed for a report without the
+        ``target_ra`` and ``target_dec`` columns that
+        `~astroquery_nirspec.NirspecMastClass.check_duplicates` gives (e.g. the table of
+        `~astroquery_nirspec.duplication.evaluate`); when given, its positions are used.
     layout : {"grid", "separate"}
         One figure with a grid of panels (default), or one figure per field.
     dpi : float
@@ -433,38 +492,15 @@ def plot_duplicates(report, filename=None, *, fields=None, ncols=None, figsize=N
     >>> targets = [{"name": "SN1", "ra": 53.16, "dec": -27.79, "aperture": "IFU",
     ...             "grating": "G395H", "filter": "F290LP", "exposure_time": 1000}]
     >>> report = NirspecMast.check_duplicates(targets)  # doctest: +REMOTE_DATA
-    >>> fig = plot_duplicates(report, "duplicates.png", targets=targets)  # doctest: +SKIP
+    >>> fig = plot_duplicates(report, "duplicates.png")  # doctest: +SKIP
     """
     Figure = _import_matplotlib()
-    if not isinstance(report, Table):
-        raise ValueError(f"report must be the Table of check_duplicates, got {type(report).__name__}.")
-    for name in ("target", "verdict", "s_ra", "s_dec", "radius"):
-        if name not in report.colnames:
-            raise ValueError(f"report lacks the column '{name}': pass the Table returned by "
-                             "check_duplicates (or duplication.evaluate).")
-    if layout not in ("grid", "separate"):
-        raise ValueError(f"layout must be 'grid' or 'separate', got {layout!r}.")
-    if len(report) == 0:
-        raise ValueError("The report is empty: there is nothing to plot.")
-
+    _check_report(report, layout)
     positions = _target_positions(report, targets)
-    names = list(positions)
-    coords = SkyCoord([positions[n] for n in names])
-    rows_of = {n: [] for n in names}
+    rows_of = {n: [] for n in positions}
     for index, name in enumerate(report["target"]):
         rows_of[str(name)].append(index)
-    labels, order = _field_labels(report, names, coords, fields)
-
-    panels = []
-    for number, label in enumerate(order, start=1):
-        members = [n for n, lab in zip(names, labels) if lab == label]
-        center = _field_center(SkyCoord([positions[n] for n in members]))
-        n_dup = len({str(report["observation"][i]) for n in members for i in rows_of[n]
-                     if str(report["verdict"][i]) == "DUPLICATE"})
-        title = (f"Field {label}: {len(members)} target{'s' if len(members) != 1 else ''}, "
-                 f"{n_dup} duplicate{'s' if n_dup != 1 else ''}\n"
-                 f"{center.to_string('hmsdms', precision=0)}")
-        panels.append((number, members, center, title))
+    panels = _panels(report, positions, rows_of, fields)
 
     def new_figure(size):
         if filename is None:
@@ -472,22 +508,20 @@ def plot_duplicates(report, filename=None, *, fields=None, ncols=None, figsize=N
             return plt.figure(figsize=size, layout="constrained")
         return Figure(figsize=size, layout="constrained")
 
-    def finish(fig, used):
-        handles = _legend_handles(used)
-        ncols = max(1, min(len(handles), int(fig.get_figwidth() // 2.4)))   # fits the width
-        fig.legend(handles=handles, loc="outside lower center", ncols=ncols, fontsize=8,
-                   frameon=False)
+    def draw(fig, nrows, ncols, index, panel):
+        number, members, center, title = panel
+        wcs = _field_wcs(center)
+        ax = fig.add_subplot(nrows, ncols, index, projection=wcs)
+        return _draw_field(ax, wcs, report, members, positions, rows_of, title)
 
     if layout == "separate":
         figures = []
-        for number, members, center, title in panels:
+        for panel in panels:
             fig = new_figure(figsize or (6.0, 6.4))
-            wcs = _field_wcs(center)
-            ax = fig.add_subplot(1, 1, 1, projection=wcs)
-            finish(fig, _draw_field(ax, wcs, report, members, positions, rows_of, title))
+            _add_legend(fig, draw(fig, 1, 1, 1, panel))
             if filename is not None:
                 path = Path(filename)
-                fig.savefig(path.with_name(f"{path.stem}_field{number}{path.suffix}"), dpi=dpi)
+                fig.savefig(path.with_name(f"{path.stem}_field{panel[0]}{path.suffix}"), dpi=dpi)
             figures.append(fig)
         return figures
 
@@ -497,11 +531,9 @@ def plot_duplicates(report, filename=None, *, fields=None, ncols=None, figsize=N
     nrows = math.ceil(len(panels) / ncols)
     fig = new_figure(figsize or (5.5 * ncols, 5.5 * nrows + 0.4))
     used = set()
-    for index, (number, members, center, title) in enumerate(panels, start=1):
-        wcs = _field_wcs(center)
-        ax = fig.add_subplot(nrows, ncols, index, projection=wcs)
-        used |= _draw_field(ax, wcs, report, members, positions, rows_of, title)
-    finish(fig, used)
+    for index, panel in enumerate(panels, start=1):
+        used |= draw(fig, nrows, ncols, index, panel)
+    _add_legend(fig, used)
     if filename is not None:
         fig.savefig(filename, dpi=dpi)
     return fig

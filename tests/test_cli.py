@@ -1,8 +1,8 @@
 """
 Tests of the ``nirspec-mast`` command line (`astroquery_nirspec.cli`).
 
-Three layers: pure tests of the filter-token parser and the table writer; ``main([...])``
-run in-process against the local MAST server (``tests/mast_server.py``); and the real
+Three layers: pure tests of the filter-token parser (table files: test_tableio.py);
+``main([...])`` run in-process against the local MAST server (``tests/mast_server.py``); and the real
 entry points (``python -m astroquery_nirspec`` and, when installed, the ``nirspec-mast``
 console script) run as subprocesses against the same server.
 """
@@ -20,7 +20,8 @@ from astroquery.exceptions import InvalidQueryError
 
 from astroquery_nirspec import NirspecMast, conf
 from astroquery_nirspec import cli
-from astroquery_nirspec.cli import main, parse_filter_token, parse_filter_tokens, writable_table
+from astroquery_nirspec.cli import main, parse_filter_token, parse_filter_tokens
+from astroquery_nirspec.tableio import EXTENSIONS, FORMATS
 
 REPO = Path(__file__).resolve().parent.parent
 COMMANDS = ("query", "count", "values", "fields", "duplicates", "download")
@@ -103,62 +104,6 @@ def test_tokens_give_the_payload_of_the_python_api(tokens, kwargs):
 
 
 # ---------------------------------------------------------------------------------------------
-# Writing tables (pure)
-# ---------------------------------------------------------------------------------------------
-
-def _awkward_table():
-    when = Time(["2023-05-01T12:00:00", "2023-06-01T00:00:00"])
-    table = Table({"when": when,
-                   "region": np.array(["POLYGON 1 2 3 4 5 6", None], dtype=object),
-                   "n": [1, 2]},
-                  meta={"filters": [{"paramName": "grating", "values": ["G140M"]}], "service": "X"})
-    table["when"][1] = np.ma.masked
-    return table
-
-
-@pytest.mark.parametrize("fmt, ext", [("ecsv", "ecsv"), ("csv", "csv"), ("votable", "xml"),
-                                      ("votable", "vot"), ("fits", "fits")])
-def test_write_table_round_trip_of_masked_time_and_objects(tmp_path, fmt, ext):
-    path = tmp_path / f"t.{ext}"
-    assert cli.write_table(_awkward_table(), str(path)) == fmt
-    back = Table.read(path, format=cli.FORMATS[fmt])
-    assert len(back) == 2
-    when, region = back["when"], back["region"]
-    if fmt == "ecsv":
-        assert isinstance(when, Time) and when.masked and bool(when.mask[1])
-        assert when[0].isot == "2023-05-01T12:00:00.000"
-    else:
-        assert str(when[0]) == "2023-05-01T12:00:00.000"
-        assert np.ma.is_masked(when[1]) or str(when[1]) == ""
-    assert str(region[0]) == "POLYGON 1 2 3 4 5 6"
-    assert np.ma.is_masked(region[1]) or str(region[1]) in ("", "None") or region[1] is None
-
-
-def test_writable_table_keeps_the_original():
-    table = _awkward_table()
-    out = writable_table(table, "fits")
-    assert isinstance(table["when"], Time) and table["region"].dtype.kind == "O"
-    assert out["when"].dtype.kind == "U" and out["region"].dtype.kind == "U"
-    assert out.meta["filters"] == '[{"paramName": "grating", "values": ["G140M"]}]'
-
-
-def test_write_table_unknown_extension(tmp_path):
-    with pytest.raises(cli.CommandError, match="Cannot tell the format of .*--format"):
-        cli.write_table(_awkward_table(), str(tmp_path / "t.txt"))
-    assert cli.write_table(_awkward_table(), str(tmp_path / "t.txt"), "csv") == "csv"
-
-
-def test_write_table_fits_to_stdout_is_refused():
-    with pytest.raises(cli.CommandError, match="Cannot write FITS to standard output"):
-        cli.write_table(_awkward_table(), "-", "fits")
-
-
-def test_write_table_to_an_unwritable_place(tmp_path):
-    with pytest.raises(cli.CommandError, match="Cannot write"):
-        cli.write_table(_awkward_table(), str(tmp_path / "missing-dir" / "t.ecsv"))
-
-
-# ---------------------------------------------------------------------------------------------
 # The parser and commands that need no server
 # ---------------------------------------------------------------------------------------------
 
@@ -233,6 +178,16 @@ def test_one_line_of_a_long_message():
     assert cli._one_line("Cannot read 'x':\nERROR: bad\nmore\nmore") == (
         "Cannot read 'x': ERROR: bad [...; --debug shows the whole message]")
     assert cli._one_line("simple") == "simple"
+
+
+def test_verdict_summary_counts_every_verdict():
+    """A verdict the rules do not rank (e.g. a row the check cannot classify) is counted."""
+    report = Table({"target": ["A", "A", "B", "C", "C", "D", "E", "E"],
+                    "verdict": ["NOT_DUPLICATE", "POSSIBLE", "DUPLICATE", "UNCLASSIFIED",
+                                "NOT_DUPLICATE", "NOT_DUPLICATE", "UNCLASSIFIED", "DUPLICATE"]})
+    assert cli._verdict_summary(report) == (
+        "5 targets: 2 DUPLICATE, 1 UNCLASSIFIED, 1 POSSIBLE, 1 NOT_DUPLICATE")
+    assert cli._verdict_summary(report[:1]) == "1 target: 1 NOT_DUPLICATE"
 
 
 def test_options_before_and_after_the_command():
@@ -379,7 +334,7 @@ def test_every_format_round_trips_a_real_query_result(server, api, tmp_path, ext
     path = tmp_path / f"all.{ext}"
     assert main(["query", "--server", server, "--no-cache", "-o", str(path)]) == 0
     expected = api.query_filtered(cache=False)
-    fmt = cli.FORMATS[cli.EXTENSIONS[f".{ext}"]]
+    fmt = FORMATS[EXTENSIONS[f".{ext}"]]
     back = Table.read(path, format=fmt)
     assert len(back) == len(ROWS)
     assert back.colnames == expected.colnames
@@ -464,6 +419,82 @@ def test_query_without_results_warns_and_succeeds(server, capsys):
     out, err = capsys.readouterr()
     assert err == "nirspec-mast: warning: Query returned no results.\n"
     assert out.split() == ["filename", "--------"]
+
+
+# ---- an empty result (issue 10, item 1) ---------------------------------------------------------
+#
+# MAST types its dates ``date``; an empty reply still lists every field. On such a reply the
+# Table conversion must give an empty Table with every column (tables.py), and the command
+# line prints astroquery's NoResultsWarning and succeeds.
+
+EMPTY_QUERY = ["grating=G395H", "filter=CLEAR"]     # no such pair: nothing matches
+NO_RESULTS = "nirspec-mast: warning: Query returned no results.\n"
+
+
+@pytest.fixture(scope="module")
+def dated_mast():
+    """A server declaring the date columns ``date``, as the recorded replies do."""
+    archive = make_archive(nirspec_rows=make_nirspec_rows(40, seed=31), date_type="date")
+    with MastServer(archive) as srv:
+        yield srv
+
+
+@pytest.fixture
+def dated_server(dated_mast, monkeypatch, tmp_path):
+    monkeypatch.setattr(NirspecMast, "_cache_location", tmp_path / "cache")
+    with conf.set_temp("retry_backoff", 0.01), conf.set_temp("progress", False):
+        yield dated_mast.url
+
+
+def _all_columns(url):
+    """The columns of a query that matches: what an empty result must have too."""
+    with conf.set_temp("server", url):
+        table = NirspecMast.query_filtered(cache=False)
+    assert len(table) > 0 and isinstance(table["date_obs"], Time)
+    return table
+
+
+def _check_empty_query(url, tmp_path, capsys):
+    expected = _all_columns(url)
+    assert main(["query", *EMPTY_QUERY, "--server", url, "--no-cache"]) == 0
+    out, err = capsys.readouterr()
+    assert err == NO_RESULTS
+    assert out.split()[:len(expected.colnames)] == expected.colnames
+    for ext in ("ecsv", "fits"):
+        path = tmp_path / f"empty.{ext}"
+        assert main(["query", *EMPTY_QUERY, "--server", url, "--no-cache", "-o", str(path)]) == 0
+        assert capsys.readouterr().err == NO_RESULTS + f"nirspec-mast: wrote 0 rows to {path} " \
+                                                       f"({ext.upper()})\n"
+        back = Table.read(path)
+        assert len(back) == 0 and back.colnames == expected.colnames
+        assert back["effexptm"].unit == "s"
+        if ext == "ecsv":
+            assert isinstance(back["date_obs"], Time)
+
+
+def test_empty_query_with_dated_fields_warns_and_succeeds(dated_server, tmp_path, capsys):
+    """``nirspec-mast query grating=G395H filter=CLEAR``: a warning and exit 0, not exit 4.
+
+    Needs the empty-reply fix of tables.py (issue 10, item 1): before it, the conversion
+    raises and the command exits 4 with an internal error.
+    """
+    _check_empty_query(dated_server, tmp_path, capsys)
+
+
+def test_empty_query_output_with_every_column(dated_server, tmp_path, monkeypatch, capsys):
+    """The command line's side alone: given the empty Table with every column, typed."""
+    from astroquery_nirspec import tables
+    template = _all_columns(dated_server)
+    convert = tables.rows_to_table
+
+    def rows_to_table(fields, rows):                 # the conversion as fixed: typed, no rows
+        if rows:
+            return convert(fields, rows)
+        assert [f["name"] for f in fields] == template.colnames
+        return template[:0].copy()
+
+    monkeypatch.setattr(tables, "rows_to_table", rows_to_table)
+    _check_empty_query(dated_server, tmp_path, capsys)
 
 
 def test_count_equals_the_api(server, api, capsys):
@@ -651,7 +682,7 @@ def test_duplicates_report_in_other_formats(server, api, targets, tmp_path, ext)
     path, _ = targets
     out = tmp_path / f"report.{ext}"
     assert main(["duplicates", str(path), "-o", str(out), "--server", server, "--no-cache"]) == 1
-    back = Table.read(out, format=cli.FORMATS[cli.EXTENSIONS[f".{ext}"]])
+    back = Table.read(out, format=FORMATS[EXTENSIONS[f".{ext}"]])
     expected = NirspecMast.check_duplicates(str(path), cache=False)
     assert _column_text(back["verdict"]) == list(expected["verdict"])
     assert _column_text(back["target"]) == list(expected["target"])
@@ -691,6 +722,27 @@ def test_duplicates_plot(server, targets, tmp_path, capsys):
     assert png.stat().st_size > 1000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"drew the report to {png}" in capsys.readouterr().err
+
+
+def test_duplicates_plot_takes_positions_from_the_report(server, targets, tmp_path, monkeypatch):
+    """--plot draws the report as it is: no second reading of the target list."""
+    from astroquery_nirspec import plotting
+    calls = []
+
+    def spy(report, filename=None, *, fields=None, ncols=None, figsize=None, targets=None,
+            layout="grid", dpi=150):
+        calls.append((report, filename, targets, fields))
+
+    monkeypatch.setattr(plotting, "plot_duplicates", spy)
+    path, _ = targets
+    png = tmp_path / "report.png"
+    assert main(["duplicates", str(path), "--plot", str(png), "--server", server,
+                 "--no-cache", "-q"]) == 1
+    (report, filename, given_targets, given_fields), = calls
+    assert filename == str(png)
+    assert given_targets is None and given_fields is None
+    assert {"target_ra", "target_dec", "field"} <= set(report.colnames)
+    assert set(report["target"]) == {"A", "B"}
 
 
 def test_duplicates_plot_unavailable_exit_2(server, targets, tmp_path, monkeypatch, capsys):

@@ -185,6 +185,18 @@ def test_circles_are_on_the_sky(report):
         plt.close(fig)
 
 
+def test_circles_look_round(report, tmp_path):
+    """Equal scales on both axes: a circle on the sky is drawn as a circle, not an ellipse."""
+    fig = plot_duplicates(report, tmp_path / "round.png", targets=TARGETS)
+    fig.canvas.draw()
+    for ax in fig.get_axes():
+        assert ax.get_aspect() == 1.0
+    for circle in artists(fig, "target:"):
+        pixels = circle.get_transform().transform(circle.get_xy())
+        width, height = np.ptp(pixels[:, 0]), np.ptp(pixels[:, 1])
+        assert width == pytest.approx(height, rel=0.01), circle.get_gid()
+
+
 def test_field_across_ra_zero(report, tmp_path):
     fig = plot_duplicates(report, tmp_path / "a.png", targets=TARGETS)
     ax = fig.get_axes()[1]
@@ -229,8 +241,52 @@ def test_positions_from_report_columns(tmp_path):
     assert len(artists(fig, "target:")) == 5
 
 
+def test_positions_and_fields_from_a_report_file(tmp_path):
+    """A report written to ECSV (target_ra/target_dec in deg, field) plots as it is."""
+    from astropy import units as u
+
+    report = make_report(with_positions=True)
+    report["target_ra"].unit = report["target_dec"].unit = u.deg
+    report["field"] = ["south" if n == "C" else "zero" if n in "DE" else "north"
+                       for n in report["target"]]
+    report["s_region"] = report["s_region"].astype(str)
+    report.write(tmp_path / "report.ecsv")
+    back = Table.read(tmp_path / "report.ecsv")
+    fig = plot_duplicates(back, tmp_path / "r.png")
+    assert sorted(c.get_gid() for c in artists(fig, "target:")) == [f"target:{n}" for n in "ABCDE"]
+    assert [ax.get_title().split(":")[0] for ax in fig.get_axes()] == [
+        "Field north", "Field south", "Field zero"]
+    circle = next(iter(artists(fig, "target:C")))
+    from astropy.coordinates import SkyCoord
+    xy = circle.get_xy()
+    sep = SkyCoord(xy[:, 0], xy[:, 1], unit="deg").separation(SkyCoord(53.13, -27.80, unit="deg"))
+    assert np.allclose(sep.arcsec, 180.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("form", ["table", "rows", "file"])
+def test_targets_argument_still_works(report, tmp_path, form):
+    """targets= (for a report without positions) accepts a Table, a list of dicts or a file."""
+    given = {"table": TARGETS, "rows": [dict(zip(TARGETS.colnames, row)) for row in TARGETS],
+             "file": str(tmp_path / "targets.ecsv")}[form]
+    TARGETS.write(tmp_path / "targets.ecsv")
+    fig = plot_duplicates(report, tmp_path / "t.png", targets=given)
+    assert len(artists(fig, "target:")) == 5
+
+
+def test_targets_argument_wins_over_the_report_columns(tmp_path):
+    report = make_report(with_positions=True)
+    moved = TARGETS.copy()
+    moved["dec"][moved["name"] == "C"] += 0.01              # 36" north of the report's C
+    fig = plot_duplicates(report, tmp_path / "m.png", targets=moved)
+    centre = next(a for a in fig.findobj() if a.get_gid() == "target:C")
+    from astropy.coordinates import SkyCoord
+    xy = centre.get_xy()
+    sep = SkyCoord(xy[:, 0], xy[:, 1], unit="deg").separation(SkyCoord(53.13, -27.79, unit="deg"))
+    assert np.allclose(sep.arcsec, 180.0, rtol=1e-6)
+
+
 def test_positions_needed(report, tmp_path):
-    with pytest.raises(ValueError, match="pass targets="):
+    with pytest.raises(ValueError, match="holds no target positions .*target_ra.*pass targets="):
         plot_duplicates(report, tmp_path / "p.png")
     with pytest.raises(ValueError, match="No position for target 'E'"):
         plot_duplicates(report, tmp_path / "p.png", targets=TARGETS[:4])
