@@ -19,13 +19,9 @@ Quick start::
         r.json()["paging"]   # {"page": 1, "pageSize": 100, "pagesFiltered": 5, ...}
         srv.count("Mast.Jwst.Filtered.Nirspec")   # -> 1
 
-pytest fixtures (for conftest.py)::
+In a test, the ``mast_server_factory`` fixture of tests/conftest.py starts servers::
 
-    from mast_server import make_archive, make_mast_server_fixture, make_mast_server_factory_fixture
-
-    mast_server = make_mast_server_fixture(lambda: make_archive(n_nirspec=300, seed=0))
-    mast_server_factory = make_mast_server_factory_fixture()
-    # in a test:  srv = mast_server_factory(archive, page_cap=10, latency=0.01)
+    srv = mast_server_factory(archive, page_cap=10, latency=0.01)
 
 What is [V]erified versus assumed
 =================================
@@ -44,9 +40,9 @@ source or seen in recorded responses; [I] = inference; [U] = unverified, chosen 
     served; the documented default ``format`` is ``extjs`` (§1.3), so a request
     without ``format`` gets an ERROR reply here, to catch clients relying on it.
     ``timeout``/``clearcache``/``removecache`` are accepted and ignored [I].
-[V] Reply envelope (§0.2, §1.4): ``{"status","msg","percent complete","paging":
-    {page,pageSize,pagesFiltered,rows,rowsFiltered,rowsTotal},"fields","data"}``,
-    Content-Type ``application/json``. EXECUTING replies are
+[V] Reply envelope (recorded replies): ``{"status","msg","data","fields","paging":
+    {page,pageSize,pagesFiltered,rows,rowsFiltered,rowsTotal}}``, no "percent
+    complete" in a COMPLETE reply, Content-Type ``application/json``. EXECUTING replies are
     ``{"status":"EXECUTING","msg":"","percent complete":x}``; ERROR replies are
     HTTP 200 ``{"status":"ERROR","msg":...}`` (§1.4, §1.6).
 [V] COUNT_BIG(*) (§1.4, §1.8): ``data=[{"Column1": n}]``, ``fields=[{"name":
@@ -54,10 +50,9 @@ source or seen in recorded responses; [I] = inference; [U] = unverified, chosen 
     rowsFiltered 1, rowsTotal 1, pageSize = requested size), as in countsResp.json.
 [V] ``rowsTotal`` equals ``rowsFiltered`` in every recorded envelope (§1.4: both are
     "totRows"; advSearchPos.json reports rowsTotal 12 for a 12-row cone of all of
-    CAOM). That is the default here (``rows_total="filtered"``); the brief's
-    "total unfiltered" reading is available as ``rows_total="unfiltered"``.
+    CAOM). So it is here.
 [U] ``pagesize`` default when absent: 50000 here (astroquery always sends it, §1.2;
-    the MashupRequest doc default is 1000, §1.3) -> ``default_pagesize=``.
+    the MashupRequest doc default is 1000, §1.3).
 [U] ``pagesFiltered`` for an empty result: ``ceil(0/ps) = 0`` by default
     (``empty_pages_filtered=0``); ``empty_pages_filtered=1`` gives "one empty page".
     Pages past the end return ``rows: 0, data: []`` with the requested page number.
@@ -95,26 +90,23 @@ source or seen in recorded responses; [I] = inference; [U] = unverified, chosen 
 [V] ``columns`` (§1.8): ``"*"`` (and ``"c.*"``, JWST doc wording), a comma list with
     optional spaces, ``COUNT_BIG(*)``; ``"col as alias"`` aliases (mastquery sends
     them, §1.8) are supported. ``DISTINCT`` is [U] (§1.8, §4): refused with
-    ``Incorrect syntax near the keyword 'DISTINCT'.`` unless the server is built with
-    ``allow_distinct=True``.
+    ``Incorrect syntax near the keyword 'DISTINCT'.``.
 [U] ``removenullcolumns`` drops columns that are null in *every* filtered row (the
-    whole result, not per page, so all pages share one schema).
+    whole result, not per page, so all pages share one schema); an empty result keeps
+    every requested field (an empty reply carries all of them, as every reply does).
 [V] ``*.Filtered.Position`` (§1.8, §2.1): ``params.position="ra, dec, radius"``
     (degrees). The real service matches the ``s_region`` footprint against the cone
     and reports ``distance`` (arcsec) to the footprint, 0 when inside (§2.2 [V]).
     This server uses the exact great-circle distance from the cone centre to
     (``s_ra``, ``s_dec``): a row matches when ``sep <= radius``; ``distance`` =
-    ``sep`` in arcsec. A row may carry the helper key ``_footprint_radius_deg`` (not
-    a column, never served): then it matches when ``sep <= radius + r_fp`` and
-    ``distance = max(0, sep - r_fp)``, a circular stand-in for the footprint.
+    ``sep`` in arcsec.
     ``distance`` (type float) is appended to ``fields`` (last, as in
     advSearchPos.json). ``Mast.Jwst.Filtered.*`` have no ``.Position`` variant
     (§0.4): a ``.Position`` service exists here only if registered (``make_archive``
     registers ``Mast.Caom.Filtered`` with alias ``Mast.Caom.Filtered.Position``).
 [V] Polling (§1.3, §1.5): ``executing_polls=n`` makes the first n *identical*
     requests (same JSON, cacheBreaker included) answer EXECUTING; the (n+1)th is
-    COMPLETE. Each page is a different request and is counted separately unless
-    ``executing_first_page_only=True`` [U]. The server-side ``timeout`` long-poll is
+    COMPLETE. Each page is a different request and is counted separately [U]. The server-side ``timeout`` long-poll is
     not simulated (replies are immediate, plus ``latency``).
 [V] Silent 50 000 cap (§1.5, jwql #941, astroquery #2788): ``page_cap=k`` never
     returns more than k rows per page, while ``pageSize`` echoes the requested size
@@ -124,15 +116,20 @@ source or seen in recorded responses; [I] = inference; [U] = unverified, chosen 
     "searchRadius","canonicalName","ra","decl","objectType"?}],"status":""}``;
     unknown name -> ``{"resolvedCoordinate": [], "status": ""}``. Lookup is
     case-insensitive, whitespace-normalised [I].
-[V] Rows of ``Mast.Jwst.Filtered.Nirspec`` (§1.4, §3.1, DJA CSV): column names,
-    value sets, MS-JSON dates ``"/Date(ms)/"`` with ``_mjd`` twins, multi-POLYGON
-    ``s_region``, ``"t"``/``"f"`` strings for targoopp/tsovisit. The ``fields`` type
-    strings are [U] (§7.1): dates are declared ``"string"`` by default
-    (``date_type=``), isRestricted/isItar/isStale are declared ``boolean`` with JSON
-    booleans [U]. All generated values are synthetic.
+[V] Rows of ``Mast.Jwst.Filtered.Nirspec`` (recorded 2018 reply and 2026 rows):
+    column names in the 2026 order, value sets, dates typed ``date`` holding MS-JSON
+    ``"/Date(ms)/"`` with float ``_mjd`` twins, multi-POLYGON ``s_region``;
+    ``ArchiveFileID``/``fileSize``/``FileSetId`` typed ``string`` holding JSON
+    integers, ``checksum`` typed ``string`` holding 32 hex digits (2026); the
+    one-letter FITS flags typed ``string`` holding ``"t"``/``"f"`` and compared as
+    text, ignoring case (so ``"T"`` matches, ``"True"`` matches nothing);
+    isRestricted/isItar/isStale typed ``boolean`` with JSON booleans. All generated
+    values are synthetic.
 [V] CAOM columns (§2.3) in the order of the recorded Filtered.Position CSV; types
     from advSearchPos.json / columnsconfig.json (obsid/objID typed string, JSON
-    numbers).
+    numbers). An ``obsid`` repeats across rows that differ in other columns (the
+    FUV/NUV pairs of advSearchPos.json). BOTS rows are ``NIRSPEC/BOTS`` time series,
+    some ``NIRSPEC/SLIT`` time series [U: both names are reported].
 [U] Downloads (§1.1 lists the URL only): ``GET``/``HEAD``
     ``/api/v0.1/Download/file?uri=<dataURI>``; ``Range: bytes=a-``, ``bytes=a-b``,
     ``bytes=-n`` -> 206 + Content-Range (unsatisfiable -> 416), ``Accept-Ranges:
@@ -181,11 +178,10 @@ __all__ = [
     "CAOM_FILTERED_SERVICE",
     "CAOM_POSITION_SERVICE", "NAME_LOOKUP_SERVICE", "DEFAULT_PAGESIZE",
     "NIRSPEC_FIELDS", "NIRSPEC_DATE_COLUMNS", "NIRSPEC_GRATING_FILTER_PAIRS",
-    "CAOM_FIELDS", "nirspec_fields", "make_nirspec_rows", "caom_row", "make_caom_rows",
+    "NIRSPEC_FLAG_COLUMNS", "CAOM_FIELDS", "make_nirspec_rows", "caom_row", "make_caom_rows",
     "ServiceTable", "MastArchive", "make_archive", "Fault", "LogRecord", "MastServer",
     "encode_invoke_body", "mashup_request", "invoke", "match_service", "match_uri",
     "like_to_regex", "angular_separation_deg",
-    "make_mast_server_fixture", "make_mast_server_factory_fixture",
 ]
 
 INVOKE_PATH = "/api/v0/invoke"
@@ -205,44 +201,40 @@ BOOLEAN_TYPES = frozenset({"boolean", "bool"})
 # Column definitions
 # ---------------------------------------------------------------------------
 
-_DATE = "<date>"   # placeholder type, replaced by ``date_type`` in nirspec_fields()
-
-_NIRSPEC_SPEC = [
-    ("ArchiveFileID", "int"), ("filename", "string"), ("fileSetName", "string"),
-    ("productLevel", "string"), ("act_id", "string"), ("apername", "string"),
-    ("category", "string"), ("date_obs", _DATE), ("date_obs_mjd", "float"),
-    ("detector", "string"), ("duration", "float"), ("effexptm", "float"),
-    ("exp_type", "string"), ("expstart", "float"), ("expend", "float"),
-    ("exposure", "int"), ("filter", "string"), ("fxd_slit", "string"),
-    ("grating", "string"), ("instrume", "string"), ("msametfl", "string"),
-    ("nexposur", "int"), ("ngroups", "int"), ("nints", "int"), ("numdthpt", "int"),
-    ("obs_id", "string"), ("observtn", "int"), ("pi_name", "string"), ("program", "int"),
-    ("readpatt", "string"), ("subarray", "string"), ("targ_dec", "float"),
-    ("targ_ra", "float"), ("targname", "string"), ("targoopp", "string"),
-    ("targprop", "string"), ("targtype", "string"), ("template", "string"),
-    ("title", "string"), ("tsovisit", "string"), ("visit", "int"),
-    ("visit_id", "string"), ("visitgrp", "string"), ("seq_id", "string"),
-    ("patt_num", "int"), ("patttype", "string"), ("s_region", "string"),
-    ("fileSize", "int"), ("checksum", "string"),
-    ("ingestStartDate", _DATE), ("ingestStartDate_mjd", "float"),
-    ("ingestCompletionDate", _DATE), ("ingestCompletionDate_mjd", "float"),
-    ("publicReleaseDate", _DATE), ("publicReleaseDate_mjd", "float"),
-    ("isRestricted", "boolean"), ("isItar", "boolean"), ("isStale", "boolean"),
-    ("FileSetId", "int"), ("FileTypeID", "int"), ("dataURI", "string"),
-]
+#: ``Mast.Jwst.Filtered.Nirspec`` fields: a subset of the 2026 reply's columns, in that
+#: reply's order, typed as the recorded ``Mast.Jwst.Filtered`` replies type them: dates
+#: ``date`` holding ``/Date(ms)/`` (each with a float ``_mjd`` twin); ``ArchiveFileID``,
+#: ``fileSize``, ``FileSetId`` and ``checksum`` ``string`` (the first three holding JSON
+#: integers, ``checksum`` 32 hex digits as in 2026); the one-letter FITS flags ``string``
+#: holding ``"t"``/``"f"``; only ``isRestricted``, ``isItar``, ``isStale`` ``boolean``.
+NIRSPEC_FIELDS = [{"name": n, "type": t} for n, t in [
+    ("ArchiveFileID", "string"), ("filename", "string"), ("fileSetName", "string"),
+    ("productLevel", "string"), ("act_id", "string"), ("apername", "string"), ("bkgdtarg", "string"),
+    ("category", "string"), ("dataprob", "string"), ("date_obs", "date"), ("date_obs_mjd", "float"),
+    ("detector", "string"), ("duration", "float"), ("effexptm", "float"), ("exp_type", "string"),
+    ("expend", "float"), ("exposure", "int"), ("expstart", "float"), ("filter", "string"),
+    ("hga_move", "string"), ("instrume", "string"), ("intarget", "string"), ("nexposur", "int"),
+    ("ngroups", "int"), ("nints", "int"), ("numdthpt", "int"), ("obs_id", "string"), ("observtn", "int"),
+    ("pi_name", "string"), ("program", "int"), ("readpatt", "string"), ("seq_id", "string"),
+    ("subarray", "string"), ("targ_dec", "float"), ("targ_ra", "float"), ("targname", "string"),
+    ("targoopp", "string"), ("targprop", "string"), ("targtype", "string"), ("template", "string"),
+    ("title", "string"), ("tsovisit", "string"), ("visit", "int"), ("visit_id", "string"),
+    ("visitgrp", "string"), ("zerofram", "string"), ("exp_only", "string"), ("patt_num", "int"),
+    ("patttype", "string"), ("crowdfld", "string"), ("compress", "string"), ("s_region", "string"),
+    ("fxd_slit", "string"), ("grating", "string"), ("is_imprt", "string"), ("msametfl", "string"),
+    ("hybridff", "string"), ("fileSize", "string"), ("checksum", "string"), ("ingestStartDate", "date"),
+    ("ingestStartDate_mjd", "float"), ("ingestCompletionDate", "date"), ("ingestCompletionDate_mjd", "float"),
+    ("FileTypeID", "int"), ("publicReleaseDate", "date"), ("publicReleaseDate_mjd", "float"),
+    ("isRestricted", "boolean"), ("isItar", "boolean"), ("isStale", "boolean"), ("FileSetId", "string"),
+    ("dataURI", "string"),
+]]
 
 #: Columns holding MS-JSON dates ``"/Date(ms)/"`` (each has an ``_mjd`` float twin).
-NIRSPEC_DATE_COLUMNS = tuple(name for name, t in _NIRSPEC_SPEC if t == _DATE)
+NIRSPEC_DATE_COLUMNS = tuple(f["name"] for f in NIRSPEC_FIELDS if f["type"] == "date")
 
-
-def nirspec_fields(date_type: str = "string") -> list[dict]:
-    """``Mast.Jwst.Filtered.Nirspec`` fields; ``date_type`` is the (unverified) type
-    declared for the ``/Date(ms)/`` columns (e.g. ``"string"`` or ``"datetime"``)."""
-    return [{"name": n, "type": (date_type if t == _DATE else t)} for n, t in _NIRSPEC_SPEC]
-
-
-#: Default ``Mast.Jwst.Filtered.Nirspec`` fields (dates declared ``"string"``).
-NIRSPEC_FIELDS = nirspec_fields()
+#: The one-letter FITS flags (text ``"t"``/``"f"``, or null where the keyword is absent).
+NIRSPEC_FLAG_COLUMNS = ("bkgdtarg", "dataprob", "hga_move", "intarget", "targoopp", "tsovisit",
+                        "zerofram", "exp_only", "crowdfld", "compress", "is_imprt", "hybridff")
 
 #: Valid (filter, grating) pairs for NIRSpec spectroscopy.
 NIRSPEC_GRATING_FILTER_PAIRS = (
@@ -275,6 +267,8 @@ CAOM_FIELDS = [{"name": n, "type": t} for n, t in [
     ("mtFlag", "boolean"), ("srcDen", "float"), ("intentType", "string"),
     ("obsid", "string"), ("objID", "string"), ("objID1", "string"),
 ]]
+
+_CAOM_NAMES = frozenset(f["name"] for f in CAOM_FIELDS)
 
 #: Multi-valued CAOM columns and their separator (columnsconfig.json, §1.8).
 CAOM_SEPARATORS = {"obs_collection": ";", "project": ";", "filters": ";", "wavelength_region": ";",
@@ -354,6 +348,8 @@ _MODES = {  # name: (exp_type, template, science suffixes)
 }
 _MODE_NAMES = ("IFU", "MOS", "FS", "BOTS")
 _MODE_P = (0.35, 0.30, 0.25, 0.10)
+_PATTERNS = {"IFU": ("CYCLING", "4-POINT-DITHER", "NONE"), "MOS": ("3-SHUTTER-SLITLET", "NONE"),
+             "FS": ("3-POINT-NOD", "2-POINT-NOD", "NONE"), "BOTS": ("NONE",)}
 _FILE_TYPE_ID = {"rate": 80, "rateints": 81, "cal": 86, "calints": 87, "s2d": 88, "s3d": 89,
                  "x1d": 90, "x1dints": 91}
 _CATEGORIES = ("GO", "GTO", "DD", "ERS", "CAL", "COM")
@@ -367,8 +363,161 @@ _TITLES = ("MASQUERADE: Mapping a Super-luminous Quasar's Extended Radiative Emi
            "Transmission spectroscopy of temperate sub-Neptunes",
            "A NIRSpec census of high-redshift quasar hosts")
 _FS_SLITS = ("S200A1", "S200A2", "S400A1", "S1600A1")
+_FS_OFFSETS = {"S200A1": -10.0, "S200A2": 5.0, "S400A1": -2.0, "S1600A1": 0.0}   # arcsec along x
 _TA_FILTERS = ("F110W", "F140X", "CLEAR")
 _DATE_OBS_RANGE_MS = (1657584000000, 1785542400000)   # 2022-07-12 .. 2026-08-01
+_FRAME_S = 14.5886
+
+
+def _new_program(rng, program: int) -> dict:
+    category = str(rng.choice(_CATEGORIES, p=_CATEGORY_P))
+    return {"program": program, "category": category, "pi_name": str(rng.choice(_PI_NAMES)),
+            "title": str(rng.choice(_TITLES)),
+            "exclusive_days": 0 if category in ("DD", "ERS", "CAL", "COM") else 365,
+            "targoopp": "t" if rng.random() < 0.05 else "f"}
+
+
+def _target(rng, mode: str, targets: list, center, spread_deg: float, shared_fraction: float):
+    """(ra, dec, targprop): an earlier target (a repeat) or a new one."""
+    if targets and rng.random() < shared_fraction:
+        return targets[int(rng.integers(0, len(targets)))]
+    ra, dec = _random_position(rng, center, spread_deg)
+    ra, dec = round(ra, 8), round(dec, 8)
+    if mode == "MOS":
+        name = f"catalog_J{int(ra / 15):02d}{int(ra * 4 % 60):02d}_v{int(rng.integers(1, 4))}"
+    else:
+        ra_min, dec_min = int(ra * 4 * 60) % (24 * 60), int(abs(dec) * 60)
+        name = (f"{rng.choice(('QSO', 'SDSS', 'GAL', 'WASP'))}-J{ra_min // 60:02d}{ra_min % 60:02d}"
+                f"{'+' if dec >= 0 else '-'}{dec_min // 60:02d}{dec_min % 60:02d}")
+    targets.append((ra, dec, name))
+    return targets[-1]
+
+
+def _acquisition(rng, mode: str) -> str | None:
+    """Target-acquisition exp_type of an observation, or None."""
+    u = rng.random()
+    if mode == "MOS":
+        return "NRS_MSATA" if u < 0.7 else None
+    if mode in ("FS", "BOTS"):
+        return "NRS_WATA" if u < 0.6 else None
+    return str(rng.choice(("NRS_MSATA", "NRS_WATA"))) if u < 0.5 else None
+
+
+def _new_observation(rng, prog: dict, observtn: int, targets: list, center, spread_deg: float,
+                     shared_fraction: float) -> dict:
+    mode = str(rng.choice(_MODE_NAMES, p=_MODE_P))
+    ra, dec, targprop = _target(rng, mode, targets, center, spread_deg, shared_fraction)
+    filt, grating = NIRSPEC_GRATING_FILTER_PAIRS[int(rng.integers(0, 9))]
+    fxd_slit = {"FS": _FS_SLITS[int(rng.integers(0, 4))], "BOTS": "S1600A1"}.get(mode)
+    apername = {"IFU": "NRS_FULL_IFU", "MOS": "NRS_FULL_MSA"}.get(mode, f"NRS_{fxd_slit}_SLIT")
+    date0 = int(rng.integers(*_DATE_OBS_RANGE_MS))
+    # a MOS observation has one or two MSA configurations, each with its metadata file
+    n_msa = int(rng.integers(1, 3)) if mode == "MOS" else 0
+    visit = f"jw{prog['program']:05d}{observtn:03d}001"
+    return {
+        **prog, "observtn": observtn, "mode": mode, "targ_ra": ra, "targ_dec": dec,
+        "targprop": targprop, "targname": targprop if rng.random() < 0.3 else None,
+        "filter": filt, "grating": grating, "fxd_slit": fxd_slit, "apername": apername,
+        "pa": float(rng.uniform(0, 360)), "n_exp": int(rng.integers(1, 5)), "date0": date0,
+        "release0": date0 + prog["exclusive_days"] * 86400000 + int(rng.integers(0, 86400000)),
+        "patttype": str(rng.choice(_PATTERNS[mode])),
+        "readpatt": "NRSRAPID" if mode == "BOTS" else str(rng.choice(("NRSIRS2", "NRSIRS2RAPID", "NRS"))),
+        "subarray": str(rng.choice(("SUB2048", "SUB1024A"))) if mode == "BOTS" else "FULL",
+        "msa_files": tuple(f"{visit}_{k:02d}_msa.fits" for k in range(1, n_msa + 1)),
+        "ta": _acquisition(rng, mode),
+        "crowdfld": "t" if rng.random() < {"IFU": 0.45, "FS": 0.03}.get(mode, 0.0) else "f",
+        "bkgdtarg": "t" if mode == "IFU" and rng.random() < 0.03 else "f",
+    }
+
+
+def _science_region(rng, obs: dict, dx: float, dy: float) -> str:
+    """STC-S footprint of a science exposure (MOS: a few shutters within +-60")."""
+    ra, dec, pa, mode = obs["targ_ra"], obs["targ_dec"], obs["pa"], obs["mode"]
+    if mode == "IFU":
+        return _polygon(ra, dec, 1.5, 1.5, pa, dx, dy)
+    if mode == "BOTS":
+        return _polygon(ra, dec, 0.8, 0.8, pa, dx, dy)
+    if mode == "FS":
+        slit = obs["fxd_slit"]
+        open_slits = [slit] + [s for s in _FS_SLITS[: int(rng.integers(0, 4))] if s != slit]
+        return " ".join(_polygon(ra, dec, 0.1 if s != "S1600A1" else 0.8, 1.6 if s != "S1600A1" else 0.8,
+                                 pa, dx + _FS_OFFSETS[s] - _FS_OFFSETS[slit], dy) for s in open_slits)
+    return " ".join(_polygon(ra, dec, 0.1, 0.23, pa, float(rng.uniform(-60, 60)), float(rng.uniform(-60, 60)))
+                    for _ in range(int(rng.integers(3, 9))))
+
+
+def _exposure(rng, obs: dict, visitgrp: str, expnum: int, is_ta: bool) -> dict:
+    """The values shared by every file of one exposure."""
+    mode = obs["mode"]
+    ngroups = 3 if is_ta else int(rng.integers(3, 60))
+    nints = 1 if is_ta else (int(rng.integers(50, 2000)) if mode == "BOTS" else int(rng.integers(1, 4)))
+    effexptm = round(ngroups * nints * _FRAME_S, 3)
+    duration = round(effexptm + _FRAME_S * (1 + nints * 0.01), 3)
+    date_ms = obs["date0"] + int(rng.integers(0, 6 * 3600 * 1000)) + expnum * int(duration * 1000)
+    ingest_ms = date_ms + int(rng.integers(3600 * 1000, 3 * 86400000))
+    done_ms = ingest_ms + int(rng.integers(60_000, 3_600_000))
+    dx, dy = float(rng.normal(0, 0.3)), float(rng.normal(0, 0.3))
+    act = "01" if is_ta else f"{1 + (expnum - 1) % 3:02d}"
+    msa = obs["msa_files"]
+    exp = {"visitgrp": visitgrp, "exposure": expnum, "act_id": act, "ngroups": ngroups, "nints": nints,
+           "effexptm": effexptm, "duration": duration, "date_ms": date_ms, "ingest_ms": ingest_ms,
+           "done_ms": done_ms, "release_ms": max(obs["release0"], done_ms) if obs["exclusive_days"] else done_ms,
+           "msametfl": msa[(expnum - 1) % len(msa)] if msa else None,
+           "fileSetName": f"jw{obs['program']:05d}{obs['observtn']:03d}001_{visitgrp}1{act}_{expnum:05d}",
+           "obs_id": f"V{obs['program']:05d}{obs['observtn']:03d}001P00000000{visitgrp}1{act}"}
+    if is_ta:
+        exp.update(exp_type=obs["ta"], apername="NRS_FULL_MSA" if obs["ta"] == "NRS_MSATA" else "NRS_S1600A1_SLIT",
+                   grating="MIRROR", filter=_TA_FILTERS[int(rng.integers(0, 3))], fxd_slit=None,
+                   suffixes=("rate", "cal"), detectors=("NRS1",), readpatt="NRSRAPID",
+                   subarray="SUB32" if obs["ta"] == "NRS_WATA" else "FULL",
+                   s_region=_polygon(obs["targ_ra"], obs["targ_dec"], 0.8, 0.8, obs["pa"], dx, dy))
+    else:
+        exp.update(exp_type=_MODES[mode][0], apername=obs["apername"], grating=obs["grating"],
+                   filter=obs["filter"], fxd_slit=obs["fxd_slit"], suffixes=_MODES[mode][2],
+                   detectors=("NRS1", "NRS2"), readpatt=obs["readpatt"], subarray=obs["subarray"],
+                   s_region=_science_region(rng, obs, dx, dy))
+    return exp
+
+
+def _exposures(rng, obs: dict) -> list[dict]:
+    ta = [_exposure(rng, obs, "02", 1, True)] if obs["ta"] else []
+    science = [_exposure(rng, obs, "03", k, False) for k in range(1, obs["n_exp"] + 1)]
+    return ta + science
+
+
+def _file_row(obs: dict, exp: dict, n_exposures: int, det: str, suffix: str, ids: dict, now_ms: int) -> dict:
+    """One ``Mast.Jwst.Filtered.Nirspec`` row, keys in `NIRSPEC_FIELDS` order."""
+    mode, program, observtn = obs["mode"], obs["program"], obs["observtn"]
+    fname = f"{exp['fileSetName']}_{det.lower()}_{suffix}.fits"
+    expstart = _mjd(exp["date_ms"])
+    return {
+        "ArchiveFileID": ids["archive"], "filename": fname, "fileSetName": exp["fileSetName"],
+        "productLevel": "2a" if suffix.startswith("rate") else "2b", "act_id": exp["act_id"],
+        "apername": exp["apername"], "bkgdtarg": obs["bkgdtarg"], "category": obs["category"], "dataprob": "f",
+        "date_obs": _ms_date(exp["date_ms"]), "date_obs_mjd": expstart, "detector": det,
+        "duration": exp["duration"], "effexptm": exp["effexptm"], "exp_type": exp["exp_type"],
+        "expend": expstart + exp["duration"] / 86400.0, "exposure": exp["exposure"], "expstart": expstart,
+        "filter": exp["filter"], "hga_move": "f", "instrume": "NIRSPEC", "intarget": "f",
+        "nexposur": n_exposures, "ngroups": exp["ngroups"], "nints": exp["nints"], "numdthpt": obs["n_exp"],
+        "obs_id": exp["obs_id"], "observtn": observtn, "pi_name": obs["pi_name"], "program": program,
+        "readpatt": exp["readpatt"], "seq_id": "1", "subarray": exp["subarray"], "targ_dec": obs["targ_dec"],
+        "targ_ra": obs["targ_ra"], "targname": obs["targname"], "targoopp": obs["targoopp"],
+        "targprop": obs["targprop"], "targtype": "FIXED", "template": _MODES[mode][1], "title": obs["title"],
+        "tsovisit": "t" if mode == "BOTS" else "f", "visit": 1, "visit_id": f"{program:05d}{observtn:03d}001",
+        "visitgrp": exp["visitgrp"], "zerofram": "f", "exp_only": "f", "patt_num": exp["exposure"],
+        "patttype": obs["patttype"], "crowdfld": obs["crowdfld"], "compress": "f", "s_region": exp["s_region"],
+        "fxd_slit": exp["fxd_slit"], "grating": exp["grating"],
+        "is_imprt": "f" if mode in ("IFU", "MOS") else None, "msametfl": exp["msametfl"],
+        "hybridff": "f" if mode == "MOS" else None, "fileSize": ids["size"], "checksum": ids["checksum"],
+        "ingestStartDate": _ms_date(exp["ingest_ms"]), "ingestStartDate_mjd": _mjd(exp["ingest_ms"]),
+        "ingestCompletionDate": _ms_date(exp["done_ms"]), "ingestCompletionDate_mjd": _mjd(exp["done_ms"]),
+        "FileTypeID": _FILE_TYPE_ID[suffix], "publicReleaseDate": _ms_date(exp["release_ms"]),
+        "publicReleaseDate_mjd": _mjd(exp["release_ms"]), "isRestricted": bool(exp["release_ms"] > now_ms),
+        "isItar": False, "isStale": False, "FileSetId": ids["file_set"], "dataURI": f"mast:JWST/product/{fname}",
+    }
+
+
+_NULLABLE = ("effexptm", "pi_name", "targprop", "title", "patttype")
 
 
 def make_nirspec_rows(n: int, *, seed: int = 0, fields=None, center=None, spread_deg: float = 0.5,
@@ -379,11 +528,12 @@ def make_nirspec_rows(n: int, *, seed: int = 0, fields=None, center=None, spread
     Rows are grouped like the archive: programs -> observations (one mode: IFU, MOS,
     FS or BOTS, one target, one filter/grating pair, optional target acquisition)
     -> exposures -> one row per (detector, product file). Values are JSON-ready
-    Python objects (``None`` = null). Nulls: ``fxd_slit`` outside FS/BOTS,
-    ``msametfl`` outside MOS, ``targname`` mostly, and each of ``targprop``,
-    ``pi_name``, ``title``, ``effexptm``, ``patttype`` with probability
-    ``null_fraction``. A fraction ``shared_target_fraction`` of observations reuse an
-    earlier target (duplicates for duplicate-checking tests).
+    Python objects (``None`` = null) shaped as in the recorded replies (see
+    `NIRSPEC_FIELDS`). Nulls: ``fxd_slit`` outside FS/BOTS, ``msametfl`` outside MOS,
+    ``is_imprt`` outside IFU/MOS, ``hybridff`` outside MOS, ``targname`` mostly, and
+    each of ``effexptm``, ``pi_name``, ``targprop``, ``title``, ``patttype`` with
+    probability ``null_fraction``. A fraction ``shared_target_fraction`` of
+    observations reuse an earlier target (repeats for duplicate-checking tests).
 
     Parameters
     ----------
@@ -397,179 +547,72 @@ def make_nirspec_rows(n: int, *, seed: int = 0, fields=None, center=None, spread
     center : (ra, dec) in degrees, optional
         Targets are spread uniformly within ``spread_deg`` of this point
         (default: uniformly over the sky).
+    null_fraction, shared_target_fraction : float
+        See above.
     now_ms : int
         Reference epoch (ms) for ``isRestricted = publicReleaseDate > now``.
+
+    Examples
+    --------
+    >>> rows = make_nirspec_rows(3, seed=1)
+    >>> len(rows), rows[0]["instrume"], rows[0]["date_obs"].startswith("/Date(")
+    (3, 'NIRSPEC', True)
     """
     rng = np.random.default_rng(seed)
     names = [f["name"] if isinstance(f, dict) else str(f) for f in (fields or NIRSPEC_FIELDS)]
-    same_order = names == [name for name, _ in _NIRSPEC_SPEC]
-    rows: list[dict] = []
-    targets: list[tuple[float, float, str]] = []
-    archive_id = 240_000_000 + int(rng.integers(0, 1_000_000))
-    file_set_id = 6_000_000 + int(rng.integers(0, 100_000))
+    same_order = names == [f["name"] for f in NIRSPEC_FIELDS]
     program_ids = iter(rng.permutation(np.arange(1000, 10000)).tolist())
-    checksum_pool = rng.bytes(16 * 4096).hex()
-
-    # per-row random numbers drawn in bulk (speed): 5 null draws, file size, id increment
-    row_u = rng.random((max(n, 1), 6))
-    row_inc = rng.integers(1, 50, max(n, 1)).tolist()
-    null_u = (row_u[:, :5] < null_fraction).tolist()
-    size_f = (1.5 + row_u[:, 5]).tolist()
-
+    ids = {"archive": 240_000_000 + int(rng.integers(0, 1_000_000)),
+           "file_set": 6_000_000 + int(rng.integers(0, 100_000))}
+    checksums = rng.bytes(16 * 4096).hex()
+    # per-row random numbers drawn in bulk (speed): nulls, file size, id increment
+    nulls = (rng.random((max(n, 1), len(_NULLABLE))) < null_fraction).tolist()
+    size_f = (1.5 + rng.random(max(n, 1))).tolist()
+    increments = rng.integers(1, 50, max(n, 1)).tolist()
+    rows: list[dict] = []
+    targets: list = []
     while len(rows) < n:
-        # -- one program -------------------------------------------------------
-        program = next(program_ids)
-        category = str(rng.choice(_CATEGORIES, p=_CATEGORY_P))
-        pi_name = str(rng.choice(_PI_NAMES))
-        title = str(rng.choice(_TITLES))
-        exclusive_days = 0 if category in ("DD", "ERS", "CAL", "COM") else 365
+        prog = _new_program(rng, next(program_ids))
         for observtn in range(1, int(rng.integers(1, 5)) + 1):
-            if len(rows) >= n:
-                break
-            mode = str(rng.choice(_MODE_NAMES, p=_MODE_P))
-            exp_type, template, suffixes = _MODES[mode]
-            if targets and rng.random() < shared_target_fraction:
-                targ_ra, targ_dec, targprop = targets[int(rng.integers(0, len(targets)))]
-            else:
-                targ_ra, targ_dec = _random_position(rng, center, spread_deg)
-                targ_ra, targ_dec = round(targ_ra, 8), round(targ_dec, 8)
-                if mode == "MOS":
-                    targprop = (f"catalog_J{int(targ_ra / 15):02d}{int(targ_ra * 4 % 60):02d}"
-                                f"_v{int(rng.integers(1, 4))}")
-                else:
-                    ra_min, dec_min = int(targ_ra * 4 * 60) % (24 * 60), int(abs(targ_dec) * 60)
-                    targprop = (f"{rng.choice(('QSO', 'SDSS', 'GAL', 'WASP'))}-J{ra_min // 60:02d}"
-                                f"{ra_min % 60:02d}{'+' if targ_dec >= 0 else '-'}"
-                                f"{dec_min // 60:02d}{dec_min % 60:02d}")
-                targets.append((targ_ra, targ_dec, targprop))
-            filt, grating = NIRSPEC_GRATING_FILTER_PAIRS[int(rng.integers(0, 9))]
-            fxd_slit = None
-            apername = {"IFU": "NRS_FULL_IFU", "MOS": "NRS_FULL_MSA"}.get(mode)
-            if mode == "FS":
-                fxd_slit = _FS_SLITS[int(rng.integers(0, 4))]
-                apername = f"NRS_{fxd_slit}_SLIT"
-            elif mode == "BOTS":
-                fxd_slit, apername = "S1600A1", "NRS_S1600A1_SLIT"
-            pa = float(rng.uniform(0, 360))
-            n_exp = int(rng.integers(1, 5))
-            date0 = int(rng.integers(*_DATE_OBS_RANGE_MS))
-            release0 = date0 + exclusive_days * 86400000 + int(rng.integers(0, 86400000))
-            patttype = {"IFU": ("CYCLING", "4-POINT-DITHER", "NONE"),
-                        "MOS": ("3-SHUTTER-SLITLET", "NONE"),
-                        "FS": ("3-POINT-NOD", "2-POINT-NOD", "NONE"),
-                        "BOTS": ("NONE",)}[mode]
-            patttype = str(rng.choice(patttype))
-            readpatt = "NRSRAPID" if mode == "BOTS" else str(rng.choice(("NRSIRS2", "NRSIRS2RAPID", "NRS")))
-            subarray = str(rng.choice(("SUB2048", "SUB1024A"))) if mode == "BOTS" else "FULL"
-            msametfl = f"jw{program:05d}{observtn:03d}001_01_msa.fits" if mode in ("MOS",) else None
-            targname = targprop if rng.random() < 0.3 else None
-            ta = None
-            if mode == "MOS" and rng.random() < 0.7:
-                ta = "NRS_MSATA"
-            elif mode in ("FS", "BOTS") and rng.random() < 0.6:
-                ta = "NRS_WATA"
-            elif mode == "IFU" and rng.random() < 0.5:
-                ta = str(rng.choice(("NRS_MSATA", "NRS_WATA")))
-            # exposures: (visitgrp, exposure number, is_ta)
-            exposures = ([("02", 1, True)] if ta else []) + [("03", k, False) for k in range(1, n_exp + 1)]
-            for visitgrp, expnum, is_ta in exposures:
-                if len(rows) >= n:
-                    break
-                ngroups = int(rng.integers(3, 60)) if not is_ta else 3
-                if is_ta:
-                    nints = 1
-                else:
-                    nints = int(rng.integers(50, 2000)) if mode == "BOTS" else int(rng.integers(1, 4))
-                effexptm = round(ngroups * nints * 14.5886, 3)
-                duration = round(effexptm + 14.5886 * (1 + nints * 0.01), 3)
-                date_ms = date0 + int(rng.integers(0, 6 * 3600 * 1000)) + expnum * int(duration * 1000)
-                ingest_ms = date_ms + int(rng.integers(3600 * 1000, 3 * 86400000))
-                ingest_done_ms = ingest_ms + int(rng.integers(60_000, 3_600_000))
-                release_ms = max(release0, ingest_done_ms) if exclusive_days else ingest_done_ms
-                dx, dy = float(rng.normal(0, 0.3)), float(rng.normal(0, 0.3))
-                if is_ta:
-                    e_type, e_aper = ta, ("NRS_FULL_MSA" if ta == "NRS_MSATA" else "NRS_S1600A1_SLIT")
-                    e_grating, e_filter, e_slit = "MIRROR", _TA_FILTERS[int(rng.integers(0, 3))], None
-                    e_suffixes, detectors = ("rate", "cal"), ("NRS1",)
-                    s_region = _polygon(targ_ra, targ_dec, 0.8, 0.8, pa, dx, dy)
-                    e_readpatt, e_subarray = "NRSRAPID", ("SUB32" if ta == "NRS_WATA" else "FULL")
-                else:
-                    e_type, e_aper, e_grating, e_filter, e_slit = exp_type, apername, grating, filt, fxd_slit
-                    e_suffixes, detectors = suffixes, ("NRS1", "NRS2")
-                    e_readpatt, e_subarray = readpatt, subarray
-                    if mode == "IFU":
-                        s_region = _polygon(targ_ra, targ_dec, 1.5, 1.5, pa, dx, dy)
-                    elif mode == "BOTS":
-                        s_region = _polygon(targ_ra, targ_dec, 0.8, 0.8, pa, dx, dy)
-                    elif mode == "FS":
-                        offs = {"S200A1": -10.0, "S200A2": 5.0, "S400A1": -2.0, "S1600A1": 0.0}
-                        open_slits = [fxd_slit] + [s for s in _FS_SLITS[: int(rng.integers(0, 4))]
-                                                   if s != fxd_slit]
-                        s_region = " ".join(
-                            _polygon(targ_ra, targ_dec, 0.1 if s != "S1600A1" else 0.8,
-                                     1.6 if s != "S1600A1" else 0.8, pa, dx + offs[s] - offs[fxd_slit], dy)
-                            for s in open_slits)
-                    else:  # MOS shutters within +-60"
-                        s_region = " ".join(
-                            _polygon(targ_ra, targ_dec, 0.1, 0.23, pa, float(rng.uniform(-60, 60)),
-                                     float(rng.uniform(-60, 60)))
-                            for _ in range(int(rng.integers(3, 9))))
-                e_act = "01" if is_ta else f"{1 + (expnum - 1) % 3:02d}"
-                file_set = f"jw{program:05d}{observtn:03d}001_{visitgrp}1{e_act}_{expnum:05d}"
-                obs_id = f"V{program:05d}{observtn:03d}001P00000000{visitgrp}1{e_act}"
-                file_set_id += 1
-                expstart = _mjd(date_ms)
-                dates = {"date_obs": _ms_date(date_ms), "ingestStartDate": _ms_date(ingest_ms),
-                         "ingestStartDate_mjd": _mjd(ingest_ms),
-                         "ingestCompletionDate": _ms_date(ingest_done_ms),
-                         "ingestCompletionDate_mjd": _mjd(ingest_done_ms),
-                         "publicReleaseDate": _ms_date(release_ms), "publicReleaseDate_mjd": _mjd(release_ms)}
-                for det in detectors:
-                    for suffix in e_suffixes:
-                        if len(rows) >= n:
-                            break
-                        j = len(rows)
-                        nul = null_u[j]
-                        archive_id += row_inc[j]
-                        fname = f"{file_set}_{det.lower()}_{suffix}.fits"
-                        k = (j % 4096) * 32
-                        value = {
-                            "ArchiveFileID": archive_id, "filename": fname, "fileSetName": file_set,
-                            "productLevel": "2a" if suffix.startswith("rate") else "2b",
-                            "act_id": e_act, "apername": e_aper, "category": category,
-                            "date_obs": dates["date_obs"], "date_obs_mjd": expstart, "detector": det,
-                            "duration": duration, "effexptm": None if nul[0] else effexptm,
-                            "exp_type": e_type,
-                            "expstart": expstart, "expend": expstart + duration / 86400.0,
-                            "exposure": expnum, "filter": e_filter, "fxd_slit": e_slit, "grating": e_grating,
-                            "instrume": "NIRSPEC", "msametfl": msametfl, "nexposur": len(exposures),
-                            "ngroups": ngroups, "nints": nints, "numdthpt": n_exp, "obs_id": obs_id,
-                            "observtn": observtn, "pi_name": None if nul[1] else pi_name, "program": program,
-                            "readpatt": e_readpatt, "subarray": e_subarray, "targ_dec": targ_dec,
-                            "targ_ra": targ_ra, "targname": targname, "targoopp": "f",
-                            "targprop": None if nul[2] else targprop, "targtype": "FIXED",
-                            "template": template,
-                            "title": None if nul[3] else title, "tsovisit": "t" if mode == "BOTS" else "f",
-                            "visit": 1, "visit_id": f"{program:05d}{observtn:03d}001", "visitgrp": visitgrp,
-                            "seq_id": "1", "patt_num": expnum, "patttype": None if nul[4] else patttype,
-                            "s_region": s_region,
-                            "fileSize": int(2048 * 2048 * 4 * size_f[j] * (1 if det == "NRS1" else 0.98)),
-                            "checksum": checksum_pool[k:k + 32],
-                            "ingestStartDate": dates["ingestStartDate"],
-                            "ingestStartDate_mjd": dates["ingestStartDate_mjd"],
-                            "ingestCompletionDate": dates["ingestCompletionDate"],
-                            "ingestCompletionDate_mjd": dates["ingestCompletionDate_mjd"],
-                            "publicReleaseDate": dates["publicReleaseDate"],
-                            "publicReleaseDate_mjd": dates["publicReleaseDate_mjd"],
-                            "isRestricted": bool(release_ms > now_ms), "isItar": False, "isStale": False,
-                            "FileSetId": file_set_id, "FileTypeID": _FILE_TYPE_ID[suffix],
-                            "dataURI": f"mast:JWST/product/{fname}",
-                        }
-                        rows.append(value if same_order else {c: value.get(c) for c in names})
+            obs = _new_observation(rng, prog, observtn, targets, center, spread_deg, shared_target_fraction)
+            exposures = _exposures(rng, obs)
+            for exp in exposures:
+                ids["file_set"] += 1
+                for det, suffix in itertools.product(exp["detectors"], exp["suffixes"]):
+                    j = len(rows)
+                    if j >= n:
+                        return rows
+                    ids["archive"] += increments[j]
+                    ids["size"] = int(2048 * 2048 * 4 * size_f[j] * (1 if det == "NRS1" else 0.98))
+                    ids["checksum"] = checksums[(j % 4096) * 32:(j % 4096) * 32 + 32]
+                    row = _file_row(obs, exp, len(exposures), det, suffix, ids, now_ms)
+                    for name, null in zip(_NULLABLE, nulls[j]):
+                        if null:
+                            row[name] = None
+                    rows.append(row if same_order else {c: row.get(c) for c in names})
     return rows
 
 
 _OBSID_COUNTER = itertools.count(90_000_000_001)
+
+#: CAOM ``instrument_name`` and ``dataproduct_type`` of executed NIRSpec observations, by
+#: mode. BOTS appears both as ``NIRSPEC/BOTS`` and as ``NIRSPEC/SLIT`` time series.
+CAOM_NIRSPEC_MODES = {"MSA": ("NIRSPEC/MSA", "spectrum"), "IFU": ("NIRSPEC/IFU", "cube"),
+                      "SLIT": ("NIRSPEC/SLIT", "spectrum"), "BOTS": ("NIRSPEC/BOTS", "timeseries"),
+                      "SLIT-BOTS": ("NIRSPEC/SLIT", "timeseries")}
+_CAOM_MODE_P = (0.3, 0.3, 0.2, 0.13, 0.07)
+
+
+def _caom_obs_id(proposal, filters, planned: bool, instrument: str, product: str) -> str:
+    """A CAOM ``obs_id``: planned ``jwPPPPPOOOVVV_xx...`` or level-3 ``jwPPPPP-o001_...``;
+    time series carry the S1600A1 aperture and subarray, as JWST level-3 names do."""
+    if planned and str(proposal).isdigit():
+        return f"jw{int(proposal):05d}001001_xx101_00001_nirspec"
+    parts = [p.strip().lower() for p in str(filters or "").split(";")][:2]
+    tag = "-".join(reversed(parts))
+    if instrument.endswith("BOTS") or product == "timeseries":
+        tag += "-s1600a1-sub2048"
+    return f"jw{str(proposal).zfill(5)}-o001_t001_nirspec_{tag}"
 
 
 def caom_row(**overrides) -> dict:
@@ -579,76 +622,94 @@ def caom_row(**overrides) -> dict:
     (10, -20) with ``filters="F290LP;G395H"``. With ``calib_level=-1`` the defaults
     become a *planned* row (provenance APT, no t_min/t_max/t_obs_release/dataRights,
     planned-style obs_id). Unless overridden, ``em_min``/``em_max`` follow
-    ``filters``, ``s_region`` is a 3"x3" square around (s_ra, s_dec), and
-    ``obsid``/``objID`` come from a module-wide counter. Keys starting with ``_``
-    (e.g. ``_footprint_radius_deg``) are kept as server helper keys; other unknown
+    ``filters``, ``obs_id`` follows the proposal, filters and mode (time series:
+    ``..._f290lp-g395h-s1600a1-sub2048``), ``s_region`` is a 3"x3" square around
+    (s_ra, s_dec), and ``obsid``/``objID`` come from a module-wide counter. Unknown
     keys raise ``KeyError``.
+
+    Examples
+    --------
+    >>> row = caom_row(instrument_name="NIRSPEC/BOTS", dataproduct_type="timeseries")
+    >>> row["obs_id"]
+    'jw01234-o001_t001_nirspec_g395h-f290lp-s1600a1-sub2048'
     """
-    names = {f["name"] for f in CAOM_FIELDS}
-    bad = [k for k in overrides if k not in names and not k.startswith("_")]
+    bad = [k for k in overrides if k not in _CAOM_NAMES]
     if bad:
         raise KeyError(f"unknown CAOM column(s): {bad}")
-    calib = overrides.get("calib_level", 3)
-    planned = calib == -1
+    planned = overrides.get("calib_level", 3) == -1
     filters = overrides.get("filters", "F290LP;G395H")
-    parts = [p.strip().upper() for p in str(filters or "").split(";")]
-    em = _EM_RANGE_NM.get(tuple(parts[:2]), (None, None))
+    em = _EM_RANGE_NM.get(tuple(p.strip().upper() for p in str(filters or "").split(";")[:2]), (None, None))
     s_ra, s_dec = overrides.get("s_ra", 10.0), overrides.get("s_dec", -20.0)
     obsid = next(_OBSID_COUNTER)
     proposal = overrides.get("proposal_id", "1234")
-    mode_tag = "-".join(reversed(parts[:2])).lower()
+    instrument = overrides.get("instrument_name", "NIRSPEC" if planned else "NIRSPEC/IFU")
+    product = overrides.get("dataproduct_type", "spectrum" if planned else "cube")
     row = {
-        "dataproduct_type": "spectrum" if planned else "cube",
-        "calib_level": calib,
-        "obs_collection": "JWST",
-        "obs_id": (f"jw{int(proposal):05d}001001_xx101_00001_nirspec" if planned and str(proposal).isdigit()
-                   else f"jw{str(proposal).zfill(5)}-o001_t001_nirspec_{mode_tag}"),
-        "target_name": "TARGET-1",
-        "s_ra": s_ra, "s_dec": s_dec,
+        "dataproduct_type": product, "calib_level": 3, "obs_collection": "JWST",
+        "obs_id": _caom_obs_id(proposal, filters, planned, instrument, product),
+        "target_name": "TARGET-1", "s_ra": s_ra, "s_dec": s_dec,
         "t_min": None if planned else 60500.1, "t_max": None if planned else 60500.2,
-        "t_exptime": 1000.0,
-        "wavelength_region": "INFRARED",
-        "filters": filters,
-        "em_min": em[0], "em_max": em[1],
-        "target_classification": None,
-        "obs_title": "A synthetic NIRSpec program",
-        "t_obs_release": None if planned else 60865.5,
-        "instrument_name": "NIRSPEC" if planned else "NIRSPEC/IFU",
-        "proposal_pi": "Doe, Jane",
-        "proposal_id": proposal,
-        "proposal_type": "GO",
-        "project": "JWST",
-        "sequence_number": -999,
+        "t_exptime": 1000.0, "wavelength_region": "INFRARED", "filters": filters,
+        "em_min": em[0], "em_max": em[1], "target_classification": None,
+        "obs_title": "A synthetic NIRSpec program", "t_obs_release": None if planned else 60865.5,
+        "instrument_name": instrument, "proposal_pi": "Doe, Jane", "proposal_id": proposal,
+        "proposal_type": "GO", "project": "JWST", "sequence_number": -999,
         "provenance_name": "APT" if planned else "CALJWST",
         "s_region": (_polygon(float(s_ra), float(s_dec), 1.5, 1.5, 0.0)
                      if s_ra is not None and s_dec is not None else None),
-        "jpegURL": None, "dataURL": None,
-        "dataRights": None if planned else "PUBLIC",
-        "mtFlag": False, "srcDen": None,
-        "intentType": "science",
+        "jpegURL": None, "dataURL": None, "dataRights": None if planned else "PUBLIC",
+        "mtFlag": False, "srcDen": None, "intentType": "science",
         "obsid": obsid, "objID": obsid + 7, "objID1": obsid + 7,
     }
     row.update(overrides)
     return row
 
 
+def _caom_sibling(rng, row: dict, obj_id: int) -> dict:
+    """Another row of the same observation (same ``obsid`` and ``obs_id``) that differs
+    in other columns, as the FUV/NUV pairs of the recorded Filtered.Position reply:
+    other filters and wavelengths, exposure time and ``objID``."""
+    filt, grating = NIRSPEC_GRATING_FILTER_PAIRS[int(rng.integers(0, 9))]
+    em = _EM_RANGE_NM[(filt, grating)]
+    return {**row, "filters": f"{filt};{grating}", "em_min": em[0], "em_max": em[1],
+            "t_exptime": round(float(rng.uniform(200, 5000)), 3), "objID": obj_id, "objID1": obj_id}
+
+
 def make_caom_rows(n: int, *, seed: int = 0, center=None, spread_deg: float = 0.2,
-                   planned_fraction: float = 0.3) -> list[dict]:
-    """``n`` synthetic CAOM rows: JWST NIRSpec (MSA/IFU/SLIT or bare NIRSPEC when
-    planned), executed (calib 2/3, CALJWST) or planned (calib -1, APT)."""
+                   planned_fraction: float = 0.3, shared_obsid_fraction: float = 0.1) -> list[dict]:
+    """``n`` synthetic CAOM rows of JWST NIRSpec observations.
+
+    Executed rows (calib 2/3, CALJWST) carry a mode in ``instrument_name``
+    (`CAOM_NIRSPEC_MODES`: MSA, IFU, SLIT, BOTS, and BOTS as a SLIT time series);
+    planned rows (calib -1, APT) the bare ``NIRSPEC``. A fraction
+    ``shared_obsid_fraction`` of the rows repeat the ``obsid`` of an earlier executed
+    row with other filters (see `_caom_sibling`).
+
+    Examples
+    --------
+    >>> rows = make_caom_rows(50, seed=1)
+    >>> len(rows), len({r["obsid"] for r in rows}) < 50
+    (50, True)
+    """
     rng = np.random.default_rng(seed)
-    rows = []
+    rows, executed = [], []
     for i in range(n):
+        if executed and rng.random() < shared_obsid_fraction:
+            rows.append(_caom_sibling(rng, rows[executed[int(rng.integers(0, len(executed)))]], 200_000_000 + i))
+            continue
         planned = bool(rng.random() < planned_fraction)
         ra, dec = _random_position(rng, center, spread_deg)
         filt, grating = NIRSPEC_GRATING_FILTER_PAIRS[int(rng.integers(0, 9))]
-        mode = str(rng.choice(("MSA", "IFU", "SLIT")))
-        calib = -1 if planned else int(rng.choice((2, 3)))
+        mode = str(rng.choice(tuple(CAOM_NIRSPEC_MODES), p=_CAOM_MODE_P))
+        instrument, product = CAOM_NIRSPEC_MODES[mode]
+        if not planned:
+            executed.append(i)
         rows.append(caom_row(
-            calib_level=calib, s_ra=round(ra, 8), s_dec=round(dec, 8),
+            calib_level=-1 if planned else int(rng.choice((2, 3))), s_ra=round(ra, 8), s_dec=round(dec, 8),
             filters=f"{filt};{grating}", proposal_id=str(int(rng.integers(1000, 9999))),
-            instrument_name="NIRSPEC" if planned else f"NIRSPEC/{mode}",
-            dataproduct_type={"MSA": "spectrum", "IFU": "cube", "SLIT": "spectrum"}[mode],
+            # planned rows: bare NIRSPEC, "spectrum" (the recorded 2020 planned rows)
+            instrument_name="NIRSPEC" if planned else instrument,
+            dataproduct_type="spectrum" if planned else product,
             t_exptime=round(float(rng.uniform(200, 5000)), 3),
             target_name=f"TARGET-{i}", obsid=100_000_000 + i, objID=200_000_000 + i,
             objID1=200_000_000 + i,
@@ -669,9 +730,8 @@ class ServiceTable:
     """Fields and rows of one Filtered service (rows normalised to the fields' keys).
 
     ``fields``: list of ``{"name", "type"}``. ``rows``: list of dicts whose values
-    are JSON-ready; missing keys become ``None``; keys starting with ``_`` that are
-    not fields are helper keys (kept in `helpers`, never served); any other unknown
-    key raises ``ValueError``. Treat tables as immutable once built.
+    are JSON-ready; missing keys become ``None``; a key that is not a field raises
+    ``ValueError``. Treat tables as immutable once built.
     """
 
     def __init__(self, fields: Iterable[dict], rows: Iterable[dict], *, separators: dict | None = None):
@@ -685,18 +745,14 @@ class ServiceTable:
                 raise ValueError(f"duplicate column name (case-insensitive): {name}")
             self.by_lower[name.lower()] = name
         nameset = set(self.names)
-        self.helpers: dict[str, dict[int, Any]] = {}
         self.rows: list[dict] = []
         for i, r in enumerate(rows):
             if list(r) == self.names:
                 self.rows.append(r)
                 continue
-            extra = set(r) - nameset
-            bad = sorted(k for k in extra if not k.startswith("_"))
+            bad = sorted(set(r) - nameset)
             if bad:
                 raise ValueError(f"row {i} has keys that are not fields: {bad}")
-            for k in extra:
-                self.helpers.setdefault(k, {})[i] = r[k]
             self.rows.append({k: r.get(k) for k in self.names})
         self._lock = threading.Lock()
         self._cache: dict[tuple, Any] = {}
@@ -764,7 +820,7 @@ class ServiceTable:
         return cached
 
     def coords(self):
-        """(s_ra, s_dec, footprint radius) as float arrays (NaN for null)."""
+        """(s_ra, s_dec) as float arrays (NaN for null)."""
         key = ("coords",)
         with self._lock:
             cached = self._cache.get(key)
@@ -773,10 +829,7 @@ class ServiceTable:
                 raise KeyError("table has no s_ra/s_dec columns")
             ra = np.array([np.nan if v is None else v for v in self.numeric("s_ra")], dtype=float)
             dec = np.array([np.nan if v is None else v for v in self.numeric("s_dec")], dtype=float)
-            fp = np.zeros(len(self.rows))
-            for i, v in self.helpers.get("_footprint_radius_deg", {}).items():
-                fp[i] = float(v) if v is not None else 0.0
-            cached = (ra, dec, fp)
+            cached = (ra, dec)
             with self._lock:
                 self._cache[key] = cached
         return cached
@@ -823,8 +876,8 @@ class MastArchive:
                 self._tables[name] = table
         return table
 
-    def add_nirspec(self, rows: Iterable[dict], *, fields=None, date_type: str = "string") -> ServiceTable:
-        return self.add_service(NIRSPEC_SERVICE, fields or nirspec_fields(date_type), rows)
+    def add_nirspec(self, rows: Iterable[dict], *, fields=None) -> ServiceTable:
+        return self.add_service(NIRSPEC_SERVICE, fields or NIRSPEC_FIELDS, rows)
 
     def add_caom(self, rows: Iterable[dict], *, fields=None) -> ServiceTable:
         return self.add_service(CAOM_FILTERED_SERVICE, fields or CAOM_FIELDS, rows,
@@ -850,14 +903,14 @@ class MastArchive:
 
 
 def make_archive(n_nirspec: int = 0, *, seed: int = 0, nirspec_rows=None, caom_rows=None,
-                 n_caom: int = 0, date_type: str = "string", **nirspec_kwargs) -> MastArchive:
+                 n_caom: int = 0, **nirspec_kwargs) -> MastArchive:
     """Archive with ``Mast.Jwst.Filtered.Nirspec`` (``nirspec_rows`` or ``n_nirspec``
     generated rows) and ``Mast.Caom.Filtered`` + ``.Position`` (``caom_rows`` or
     ``n_caom`` generated rows). Extra kwargs go to `make_nirspec_rows`."""
     archive = MastArchive()
     if nirspec_rows is None:
         nirspec_rows = make_nirspec_rows(n_nirspec, seed=seed, **nirspec_kwargs)
-    archive.add_nirspec(nirspec_rows, date_type=date_type)
+    archive.add_nirspec(nirspec_rows)
     if caom_rows is None:
         caom_rows = make_caom_rows(n_caom, seed=seed) if n_caom else []
     archive.add_caom(caom_rows)
@@ -1019,6 +1072,148 @@ def _bool_value(v):
 
 _COUNT_RE = re.compile(r"^\s*count_big\s*\(\s*\*\s*\)\s*$", re.IGNORECASE)
 _ALIAS_RE = re.compile(r"^(.+?)\s+(?:as\s+)?([A-Za-z_][A-Za-z0-9_]*)$", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------
+# Filtered queries: request -> rows -> one page of the reply
+# ---------------------------------------------------------------------------
+
+_COUNT_FIELDS = [{"name": "Column1", "type": "string"}]
+
+
+def _required(mapping: dict, key: str, kind: type):
+    value = mapping.get(key)
+    if not isinstance(value, kind):
+        raise MastError(f"Request Object is Missing Required Parameter : {key}")
+    return value
+
+
+def parse_columns(columns: str, table: ServiceTable, is_position: bool) -> list[tuple[str, str]]:
+    """``[(output name, source column)]`` of a ``columns`` text: ``*``, ``c.*`` or a
+    comma list of names (any case) with optional ``[AS] alias``; ``distance`` exists
+    for ``.Position`` services only."""
+    text = columns.strip()
+    if re.match(r"^distinct\s+", text, re.IGNORECASE):
+        raise MastError("Incorrect syntax near the keyword 'DISTINCT'.")
+    if text in ("*", "c.*"):
+        sel = [(n, n) for n in table.names]
+        return sel + [("distance", "distance")] if is_position and "distance" not in table.types else sel
+    sel, seen = [], set()
+    for token in text.split(","):
+        token = token.strip()
+        if not token:
+            raise MastError("Incorrect syntax near ','.")
+        m = _ALIAS_RE.match(token)
+        src_text, alias = (m.group(1).strip(), m.group(2)) if m else (token, None)
+        src = table.by_lower.get(src_text.lower())
+        if src is None and is_position and src_text.lower() == "distance":
+            src = "distance"
+        if src is None:
+            raise MastError(f"Invalid column name '{src_text}'.")
+        if (alias or src) not in seen:
+            seen.add(alias or src)
+            sel.append((alias or src, src))
+    return sel
+
+
+def _cone(table: ServiceTable, params: dict):
+    """Row indices within ``params["position"]`` (``"ra, dec, radius"``, degrees) and
+    the distance (arcsec) of every row to the centre."""
+    pos = params.get("position")
+    if pos is None:
+        raise MastError("Request Object is Missing Required Parameter : position")
+    try:
+        ra0, dec0, radius = (float(x) for x in str(pos).split(","))
+    except ValueError:
+        raise MastError(f"Invalid position '{pos}': expected 'ra, dec, radius' in degrees.")
+    ra, dec = table.coords()
+    with np.errstate(invalid="ignore"):
+        sep = angular_separation_deg(ra0, dec0, ra, dec)
+        inside = sep <= radius
+    return np.nonzero(inside)[0].tolist(), sep * 3600.0
+
+
+def select_rows(table: ServiceTable, service: str, params: dict):
+    """Indices of the rows a request selects (cone, then every filter), in archive order,
+    and the distances of a ``.Position`` request (else None)."""
+    filters = _required(params, "filters", list)
+    idx, distance = _cone(table, params) if service.endswith(".Position") else (range(len(table)), None)
+    for flt in filters:
+        compiled = _compile_filter(table, flt)
+        if compiled is not None:
+            pred = compiled[1]
+            idx = [i for i in idx if pred(i)]
+    return list(idx), distance
+
+
+def _page_data(table: ServiceTable, selection, distance, page_idx: list) -> list[dict]:
+    rows = table.rows
+    sources = [src for _, src in selection]
+    plain = all(out == src for out, src in selection)
+    if plain and sources == table.names:
+        return [rows[i] for i in page_idx]
+    if plain and distance is not None and sources == table.names + ["distance"]:
+        return [{**rows[i], "distance": float(distance[i])} for i in page_idx]
+    return [{out: (float(distance[i]) if src == "distance" and src not in table.types else rows[i][src])
+             for out, src in selection} for i in page_idx]
+
+
+def _without_null_columns(table: ServiceTable, selection, idx: list):
+    """``removenullcolumns``: drop the columns null in every selected row (the whole
+    result, so every page has one schema); an empty result keeps every column."""
+    if not idx:
+        return selection
+    return [(out, src) for out, src in selection
+            if src == "distance" and src not in table.types or any(table.rows[i][src] is not None for i in idx)]
+
+
+def filtered_reply(table: ServiceTable, service: str, req: dict, *, delta: int = 0,
+                   page_cap: int | None = None, empty_pages_filtered: int = 0) -> dict:
+    """The COMPLETE reply to a Filtered(.Position) request (raises `MastError`).
+
+    ``delta`` is added to the reported ``rowsFiltered`` (a fault), ``page_cap`` caps
+    the rows of one page silently, ``empty_pages_filtered`` is the ``pagesFiltered``
+    of an empty result.
+    """
+    fmt = req.get("format", "extjs")
+    if str(fmt).lower() != "json":
+        raise MastError(f"This test server only serves format 'json' (got {fmt!r}; "
+                        f"the MashupRequest default is 'extjs').")
+    params = _required(req, "params", dict)
+    pagesize = _positive_int(req.get("pagesize", DEFAULT_PAGESIZE), "pagesize")
+    page = _positive_int(req.get("page", 1), "page")
+    columns = _required(params, "columns", str)
+    count_mode = bool(_COUNT_RE.match(columns))
+    selection = None if count_mode else parse_columns(columns, table, service.endswith(".Position"))
+    idx, distance = select_rows(table, service, params)
+    if count_mode:
+        fields, result_size = _COUNT_FIELDS, 1
+    else:
+        if req.get("removenullcolumns") in (True, "true", "True", 1):
+            selection = _without_null_columns(table, selection, idx)
+        fields = [{"name": out, "type": table.types.get(src, "float")} for out, src in selection]
+        result_size = len(idx)
+    reported = max(result_size + delta, 0)
+    start = (page - 1) * pagesize
+    stop = min(start + (pagesize if page_cap is None else min(pagesize, int(page_cap))), result_size)
+    if count_mode:
+        data = [{"Column1": len(idx)}][start:stop]
+    else:
+        data = _page_data(table, selection, distance, idx[start:stop] if start < result_size else [])
+    pages = -(-reported // pagesize) if reported else empty_pages_filtered
+    return {"status": "COMPLETE", "msg": "", "data": data, "fields": fields,
+            "paging": {"page": page, "pageSize": pagesize, "pagesFiltered": pages, "rows": len(data),
+                       "rowsFiltered": reported, "rowsTotal": reported}}
+
+
+def _positive_int(value, name: str) -> int:
+    try:
+        v = int(value)
+    except (TypeError, ValueError):
+        raise MastError(f"Invalid value for '{name}': {value!r}")
+    if v < 1 or (isinstance(value, float) and not value.is_integer()):
+        raise MastError(f"Invalid value for '{name}': {value!r}")
+    return v
 
 
 # ---------------------------------------------------------------------------
@@ -1269,29 +1464,16 @@ class MastServer:
     names : dict, optional
         ``Mast.Name.Lookup`` table: ``name -> (ra, dec)`` or ``name -> {"ra",
         "decl", "canonicalName"?, "resolver"?, "objectType"?}``.
-    default_pagesize : int
-        ``pagesize`` used when the request has none (50000).
     empty_pages_filtered : int
         ``pagesFiltered`` reported for an empty result (0 or 1).
-    rows_total : {"filtered", "unfiltered"}
-        ``paging.rowsTotal`` = rowsFiltered (as recorded) or the table size.
-    allow_distinct : bool
-        Accept ``columns="DISTINCT a, b"`` (unverified on the real service).
-    executing_first_page_only : bool
-        Apply ``executing_polls`` only to page-1 requests.
     files, restricted, tokens :
         Download endpoint content ``{uri: bytes}``, uris needing a token, valid tokens.
     """
 
     def __init__(self, archive: MastArchive | None = None, *, latency: float = 0.0,
                  page_cap: int | None = None, executing_polls: int = 0, names: dict | None = None,
-                 default_pagesize: int = DEFAULT_PAGESIZE, empty_pages_filtered: int = 0,
-                 rows_total: str = "filtered", allow_distinct: bool = False,
-                 executing_first_page_only: bool = False, files: dict | None = None,
-                 restricted: Iterable[str] | None = None, tokens: Iterable[str] | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
-        if rows_total not in ("filtered", "unfiltered"):
-            raise ValueError("rows_total must be 'filtered' or 'unfiltered'")
+                 empty_pages_filtered: int = 0, files: dict | None = None,
+                 restricted: Iterable[str] | None = None, tokens: Iterable[str] | None = None):
         if empty_pages_filtered not in (0, 1):
             raise ValueError("empty_pages_filtered must be 0 or 1")
         self.archive = archive if archive is not None else MastArchive()
@@ -1299,16 +1481,11 @@ class MastServer:
         self.page_cap = page_cap
         self.executing_polls = int(executing_polls)
         self.names = dict(names or {})
-        self.default_pagesize = int(default_pagesize)
         self.empty_pages_filtered = int(empty_pages_filtered)
-        self.rows_total = rows_total
-        self.allow_distinct = bool(allow_distinct)
-        self.executing_first_page_only = bool(executing_first_page_only)
         self.files: dict[str, bytes] = dict(files or {})
         self.restricted: set[str] = set(restricted or ())
         self.tokens: set[str] = set(tokens or ())
         self.errors: list[str] = []
-        self._host, self._port = host, port
         self._log: list[LogRecord] = []
         self._faults: list[list] = []     # [fault, match, target, remaining]
         self._exec_counts: dict[str, int] = {}
@@ -1323,7 +1500,7 @@ class MastServer:
         if self._httpd is not None:
             return self
         self._stop_event.clear()
-        httpd = _HTTPServer((self._host, self._port), _Handler)
+        httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         httpd.mast = self
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -1368,7 +1545,7 @@ class MastServer:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT`` (base URL, i.e. the ``conf.server`` equivalent)."""
-        return f"http://{self._host}:{self.port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def invoke_url(self) -> str:
@@ -1623,16 +1800,15 @@ class MastServer:
             if table is None:
                 raise MastError(f"Unknown service: {service}")
             if polling and self.executing_polls > 0:
-                page = req.get("page", 1)
-                if not self.executing_first_page_only or page in (1, "1", None):
-                    key = json.dumps(req, sort_keys=True)
-                    with self._lock:
-                        k = self._exec_counts[key] = self._exec_counts.get(key, 0) + 1
-                    if k <= self.executing_polls:
-                        return {"status": "EXECUTING", "msg": "",
-                                "percent complete": int(100 * k / (self.executing_polls + 1))}
+                key = json.dumps(req, sort_keys=True)
+                with self._lock:
+                    k = self._exec_counts[key] = self._exec_counts.get(key, 0) + 1
+                if k <= self.executing_polls:
+                    return {"status": "EXECUTING", "msg": "",
+                            "percent complete": int(100 * k / (self.executing_polls + 1))}
             delta = fault.delta if fault is not None and fault.kind == "rows_filtered" else 0
-            return self._filtered(service, table, req, delta)
+            return filtered_reply(table, service, req, delta=delta, page_cap=self.page_cap,
+                                  empty_pages_filtered=self.empty_pages_filtered)
         except MastError as exc:
             return {"status": "ERROR", "msg": str(exc)}
 
@@ -1658,155 +1834,6 @@ class MastServer:
                 entry["objectType"] = extra["objectType"]
             return {"resolvedCoordinate": [entry], "status": ""}
         return {"resolvedCoordinate": [], "status": ""}
-
-    def _filtered(self, service: str, table: ServiceTable, req: dict, delta: int) -> dict:
-        fmt = req.get("format", "extjs")
-        if str(fmt).lower() != "json":
-            raise MastError(f"This test server only serves format 'json' (got {fmt!r}; "
-                            f"the MashupRequest default is 'extjs').")
-        params = req.get("params")
-        if not isinstance(params, dict):
-            raise MastError("Request Object is Missing Required Parameter : params")
-        pagesize = _positive_int(req.get("pagesize", self.default_pagesize), "pagesize")
-        page = _positive_int(req.get("page", 1), "page")
-        columns = params.get("columns")
-        if not isinstance(columns, str):
-            raise MastError("Request Object is Missing Required Parameter : columns")
-        filters = params.get("filters")
-        if not isinstance(filters, list):
-            raise MastError("Request Object is Missing Required Parameter : filters")
-        is_position = service.endswith(".Position")
-
-        # -- columns
-        count_mode = bool(_COUNT_RE.match(columns))
-        distinct = False
-        selection: list[tuple[str, str]] | None = None    # (output name, source name)
-        if not count_mode:
-            selection, distinct = self._parse_columns(columns, table, is_position)
-
-        # -- rows (indices) + distances
-        distance = None
-        if is_position:
-            pos = params.get("position")
-            if pos is None:
-                raise MastError("Request Object is Missing Required Parameter : position")
-            try:
-                ra0, dec0, radius = (float(x) for x in str(pos).split(","))
-            except ValueError:
-                raise MastError(f"Invalid position '{pos}': expected 'ra, dec, radius' in degrees.")
-            ra, dec, fp = table.coords()
-            with np.errstate(invalid="ignore"):
-                sep = angular_separation_deg(ra0, dec0, ra, dec)
-                inside = sep <= radius + fp
-            idx = np.nonzero(inside)[0].tolist()
-            distance = np.maximum(sep - fp, 0.0) * 3600.0
-        else:
-            idx = range(len(table))
-        for flt in filters:
-            compiled = _compile_filter(table, flt)
-            if compiled is not None:
-                pred = compiled[1]
-                idx = [i for i in idx if pred(i)]
-        idx = list(idx)
-
-        rows = table.rows
-        if count_mode:
-            result = [{"Column1": len(idx)}]
-            fields = [{"name": "Column1", "type": "string"}]
-            total_unfiltered = 1
-        else:
-            fields = []
-            for out, src in selection:
-                ftype = "float" if src == "distance" and src not in table.types else table.types[src]
-                fields.append({"name": out, "type": ftype})
-
-            def getter(src):
-                if src == "distance" and src not in table.types:
-                    return lambda i: float(distance[i])
-                return lambda i: rows[i][src]
-
-            if req.get("removenullcolumns") in (True, "true", "True", 1):
-                keep = [k for k, (_, src) in enumerate(selection)
-                        if any(getter(src)(i) is not None for i in idx)]
-                selection = [selection[k] for k in keep]
-                fields = [fields[k] for k in keep]
-            if distinct:
-                seen, uniq = set(), []
-                getters = [getter(src) for _, src in selection]
-                for i in idx:
-                    key = json.dumps([g(i) for g in getters], default=_json_default)
-                    if key not in seen:
-                        seen.add(key)
-                        uniq.append(i)
-                idx = uniq
-            total_unfiltered = len(table)
-            result = None   # built lazily for the page only
-
-        total = len(idx) if not count_mode else 1
-        reported = max(total + delta, 0)
-        if reported:
-            pages = -(-reported // pagesize)
-        else:
-            pages = self.empty_pages_filtered
-        start = (page - 1) * pagesize
-        take = pagesize if self.page_cap is None else min(pagesize, int(self.page_cap))
-        stop = min(start + take, total)
-        if count_mode:
-            data = result[start:stop]
-        else:
-            page_idx = idx[start:stop] if start < total else []
-            all_cols = [src for _, src in selection] == table.names and all(
-                out == src for out, src in selection)
-            if all_cols:
-                data = [rows[i] for i in page_idx]
-            elif is_position and [src for _, src in selection] == table.names + ["distance"] and all(
-                    out == src for out, src in selection):
-                data = [{**rows[i], "distance": float(distance[i])} for i in page_idx]
-            else:
-                getters = [(out, getter(src)) for out, src in selection]
-                data = [{out: g(i) for out, g in getters} for i in page_idx]
-        rows_total = reported if self.rows_total == "filtered" else (
-            total_unfiltered if not count_mode else 1)
-        return {
-            "status": "COMPLETE", "msg": "", "percent complete": 100,
-            "paging": {"page": page, "pageSize": pagesize, "pagesFiltered": pages, "rows": len(data),
-                       "rowsFiltered": reported, "rowsTotal": rows_total},
-            "fields": fields,
-            "data": data,
-        }
-
-    def _parse_columns(self, columns: str, table: ServiceTable, is_position: bool):
-        text = columns.strip()
-        distinct = False
-        m = re.match(r"^distinct\s+", text, re.IGNORECASE)
-        if m:
-            if not self.allow_distinct:
-                raise MastError("Incorrect syntax near the keyword 'DISTINCT'.")
-            distinct, text = True, text[m.end():]
-        if text in ("*", "c.*"):
-            sel = [(n, n) for n in table.names]
-            if is_position and "distance" not in table.types:
-                sel.append(("distance", "distance"))
-            return sel, distinct
-        sel, seen = [], set()
-        for token in text.split(","):
-            token = token.strip()
-            if not token:
-                raise MastError("Incorrect syntax near ','.")
-            m = _ALIAS_RE.match(token)
-            src_text, alias = (m.group(1).strip(), m.group(2)) if m else (token, None)
-            low = src_text.lower()
-            if low in table.by_lower:
-                src = table.by_lower[low]
-            elif is_position and low == "distance":
-                src = "distance"
-            else:
-                raise MastError(f"Invalid column name '{src_text}'.")
-            out = alias or src
-            if out not in seen:
-                seen.add(out)
-                sel.append((out, src))
-        return sel, distinct
 
     # -- columns config ------------------------------------------------------------
     def _handle_columns_config(self, rec: LogRecord, headers: dict, query: dict, body: bytes) -> _Reply:
@@ -1875,64 +1902,3 @@ class MastServer:
         if fault is not None and fault.kind in ("truncate", "drop_after"):
             reply.action, reply.nbytes = fault.kind, fault.nbytes
         return reply
-
-
-def _positive_int(value, name: str) -> int:
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise MastError(f"Invalid value for '{name}': {value!r}")
-    if v < 1 or (isinstance(value, float) and not value.is_integer()):
-        raise MastError(f"Invalid value for '{name}': {value!r}")
-    return v
-
-
-# ---------------------------------------------------------------------------
-# pytest fixture factories (for the lead's conftest.py)
-# ---------------------------------------------------------------------------
-
-
-def make_mast_server_fixture(archive=None, *, scope: str = "function", name: str | None = None,
-                             **server_kwargs):
-    """Return a pytest fixture yielding a started `MastServer` (stopped afterwards).
-
-    ``archive``: a `MastArchive`, a zero-argument callable returning one, or None
-    (``make_archive(n_nirspec=200)``). ``server_kwargs`` go to `MastServer`.
-    Example (conftest.py)::
-
-        mast_server = make_mast_server_fixture(lambda: make_archive(n_nirspec=300))
-    """
-    import pytest
-
-    @pytest.fixture(scope=scope, name=name)
-    def _mast_server():
-        arch = archive() if callable(archive) else archive
-        if arch is None:
-            arch = make_archive(n_nirspec=200)
-        with MastServer(arch, **server_kwargs) as srv:
-            yield srv
-
-    return _mast_server
-
-
-def make_mast_server_factory_fixture(*, scope: str = "function", name: str | None = None):
-    """Return a pytest fixture yielding ``start(archive=None, **server_kwargs) ->
-    MastServer``; every server started through it is stopped at teardown."""
-    import pytest
-
-    @pytest.fixture(scope=scope, name=name)
-    def _mast_server_factory():
-        servers: list[MastServer] = []
-
-        def start(archive=None, **kwargs) -> MastServer:
-            srv = MastServer(archive if archive is not None else make_archive(n_nirspec=200), **kwargs)
-            servers.append(srv.start())
-            return srv
-
-        try:
-            yield start
-        finally:
-            for srv in servers:
-                srv.stop()
-
-    return _mast_server_factory
