@@ -151,6 +151,7 @@ connection and joins every handler thread, so no socket is leaked.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import http.server
 import itertools
@@ -178,7 +179,7 @@ __all__ = [
     "CAOM_FILTERED_SERVICE",
     "CAOM_POSITION_SERVICE", "NAME_LOOKUP_SERVICE", "DEFAULT_PAGESIZE",
     "NIRSPEC_FIELDS", "NIRSPEC_DATE_COLUMNS", "NIRSPEC_GRATING_FILTER_PAIRS",
-    "NIRSPEC_FLAG_COLUMNS", "CAOM_FIELDS", "make_nirspec_rows", "caom_row", "make_caom_rows",
+    "NIRSPEC_FLAG_COLUMNS", "CAOM_FIELDS", "make_nirspec_rows", "msa_uri", "caom_row", "make_caom_rows",
     "ServiceTable", "MastArchive", "make_archive", "Fault", "LogRecord", "MastServer",
     "encode_invoke_body", "mashup_request", "invoke", "match_service", "match_uri",
     "like_to_regex", "angular_separation_deg",
@@ -515,6 +516,17 @@ def _file_row(obs: dict, exp: dict, n_exposures: int, det: str, suffix: str, ids
         "publicReleaseDate_mjd": _mjd(exp["release_ms"]), "isRestricted": bool(exp["release_ms"] > now_ms),
         "isItar": False, "isStale": False, "FileSetId": ids["file_set"], "dataURI": f"mast:JWST/product/{fname}",
     }
+
+
+def msa_uri(msametfl: str) -> str:
+    """The download ``dataURI`` of the MSA metadata file that ``msametfl`` names.
+
+    Examples
+    --------
+    >>> msa_uri("jw01345063001_01_msa.fits")
+    'mast:JWST/product/jw01345063001_01_msa.fits'
+    """
+    return "mast:JWST/product/" + msametfl
 
 
 _NULLABLE = ("effexptm", "pi_name", "targprop", "title", "patttype")
@@ -1489,6 +1501,7 @@ class MastServer:
         self._log: list[LogRecord] = []
         self._faults: list[list] = []     # [fault, match, target, remaining]
         self._exec_counts: dict[str, int] = {}
+        self._in_flight = self._max_in_flight = 0
         self._lock = threading.Lock()
         self._conns: set[socket.socket] = set()
         self._stop_event = threading.Event()
@@ -1576,7 +1589,47 @@ class MastServer:
                 if r.kind == "invoke" and (service is None or r.service == service)]
 
     def downloads(self, uri: str | None = None) -> list[LogRecord]:
+        """Download requests (GET and HEAD), for ``uri`` if given."""
         return [r for r in self.log if r.kind == "download" and (uri is None or r.uri == uri)]
+
+    def download_counts(self) -> collections.Counter:
+        """``{uri: number of GET requests}`` of the download endpoint (any status).
+
+        Examples
+        --------
+        >>> with MastServer(files={"mast:JWST/product/a_msa.fits": b"x"}) as srv:
+        ...     srv.download_counts()
+        Counter()
+        """
+        return collections.Counter(r.uri for r in self.downloads() if r.method == "GET")
+
+    def add_file(self, uri: str, data: bytes, *, restricted: bool = False) -> str:
+        """Serve ``data`` for ``uri`` at the download endpoint (a token needed when
+        ``restricted``); returns ``uri``."""
+        with self._lock:
+            self.files[uri] = bytes(data)
+            if restricted:
+                self.restricted.add(uri)
+        return uri
+
+    # -- requests in flight --------------------------------------------------------
+    @property
+    def in_flight(self) -> int:
+        """Requests being answered now (any endpoint; a request counts from the end of
+        its headers until its reply is written, latency included)."""
+        with self._lock:
+            return self._in_flight
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests in flight at once since the start or `reset_in_flight`."""
+        with self._lock:
+            return self._max_in_flight
+
+    def reset_in_flight(self) -> None:
+        """Start a new `max_in_flight` measure (from the requests in flight now)."""
+        with self._lock:
+            self._max_in_flight = self._in_flight
 
     # -- faults ------------------------------------------------------------------
     def add_fault(self, fault: Fault, *, match: Callable | None = None, target: str | None = None) -> None:
@@ -1663,6 +1716,16 @@ class MastServer:
             self._stop_event.wait(seconds)
 
     def _dispatch(self, h: _Handler, method: str):
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            self._answer(h, method)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer(self, h: _Handler, method: str):
         raw_path = h.path
         parts = urllib.parse.urlsplit(raw_path)
         headers = {k: v for k, v in h.headers.items()}
