@@ -1,4 +1,4 @@
-"""Tests of the local MAST invoke server (tests/mast_server.py), using plain requests.
+"""Tests of the local MAST server (tests/mast_double/), using plain requests.
 
 The server must answer like MAST's recorded replies: the tests marked "recorded" compare
 its envelopes, field names, types and value shapes with the recorded replies of the
@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 import requests
 
-import mast_server as ms     # the root conftest.py puts tests/ on sys.path
-from mast_server import (
+import mast_double as ms     # the root conftest.py puts tests/ on sys.path
+import mast_double.replies
+from mast_double import (
     CAOM_FIELDS, CAOM_FILTERED_SERVICE, CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE,
     NIRSPEC_FIELDS, NIRSPEC_GRATING_FILTER_PAIRS, NIRSPEC_SERVICE, Fault, MastArchive,
     MastServer, NIRSPEC_FLAG_COLUMNS, NIRSPEC_DATE_COLUMNS, caom_row, encode_invoke_body, invoke,
@@ -574,7 +575,7 @@ def test_large_archive_in_two_full_pages():
 
 
 def test_json_fallback_without_orjson(srv, monkeypatch):
-    monkeypatch.setattr(ms, "_orjson", None)
+    monkeypatch.setattr(mast_double.replies, "_orjson", None)
     assert names_of(call(srv, req(pagesize=2))) == ["row00", "row01"]
 
 
@@ -964,6 +965,12 @@ def test_real_booleans_compare_as_bits(srv, nirspec_rows, values):
     assert [r["filename"] for r in result["data"]] == expected and expected
 
 
+def test_a_one_letter_value_on_a_real_boolean_is_a_conversion_error(srv):
+    result = call(srv, req(NIRSPEC_SERVICE, filters=[{"paramName": "isRestricted", "values": ["t"]}]))
+    assert result == {"status": "ERROR",
+                      "msg": "Conversion failed when converting the nvarchar value 't' to data type bit."}
+
+
 # --------------------------------------------------------------------------- MSA files, requests in flight
 
 def test_mos_rows_name_their_msa_files():
@@ -1016,3 +1023,15 @@ def test_requests_in_flight_are_counted(nirspec_rows):
                 invoke(server.url, req(NIRSPEC_SERVICE, columns="COUNT_BIG(*)"), session=s)
             s.get(server.download_url("mast:JWST/product/none.fits"))
         assert (server.in_flight, server.max_in_flight) == (0, 1)
+
+
+def test_a_range_on_a_date_column_is_ignored_as_recorded(srv, nirspec_rows):
+    # 2018: a date_obs range with string bounds came back with every row; the _mjd twin filters
+    date_range = [{"paramName": "date_obs", "values": [{"min": "2030-01-01", "max": "2031-01-01"}]}]
+    assert call(srv, req(NIRSPEC_SERVICE, columns="COUNT_BIG(*)", filters=date_range))["data"] == [
+        {"Column1": len(nirspec_rows)}]
+    mjd_range = [{"paramName": "date_obs_mjd", "values": [{"min": 60000, "max": 60500}]}]
+    expected = sum(60000 <= r["date_obs_mjd"] <= 60500 for r in nirspec_rows)
+    assert 0 < expected < len(nirspec_rows)
+    assert call(srv, req(NIRSPEC_SERVICE, columns="COUNT_BIG(*)", filters=mjd_range))["data"] == [
+        {"Column1": expected}]
