@@ -26,8 +26,8 @@ from mast_double import (
     CAOM_FIELDS, CAOM_FILTERED_SERVICE, CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE,
     NIRSPEC_FIELDS, NIRSPEC_GRATING_FILTER_PAIRS, NIRSPEC_SERVICE, Fault, MastArchive,
     MastServer, NIRSPEC_FLAG_COLUMNS, NIRSPEC_DATE_COLUMNS, caom_row, encode_invoke_body, invoke,
-    like_to_regex, make_archive, make_caom_rows, make_nirspec_rows, mashup_request, match_service,
-    match_uri, msa_uri,
+    astroquery_client, like_to_regex, make_archive, make_caom_rows, make_nirspec_rows, mashup_request,
+    match_service, match_uri, msa_uri,
 )
 
 TOY_SERVICE = "Mast.Toy.Filtered"
@@ -737,10 +737,7 @@ def test_astroquery_portal_api_interop(mast_server_factory):
     caom = [caom_row(s_ra=53.13, s_dec=-27.8, filters="F290LP;G395H", calib_level=-1),
             caom_row(s_ra=53.131, s_dec=-27.801, filters="CLEAR;PRISM"), caom_row(s_ra=10, s_dec=10)]
     server = mast_server_factory(make_archive(nirspec_rows=rows, caom_rows=caom), executing_polls=1)
-    mast, obs = MastClass(), ObservationsClass()
-    for api in (mast._portal_api_connection, obs._portal_api_connection):
-        api.MAST_REQUEST_URL = server.invoke_url
-        api.COLUMNS_CONFIG_URL = server.url + ms.COLUMNS_CONFIG_PATH
+    mast, obs = astroquery_client(MastClass, server.url), astroquery_client(ObservationsClass, server.url)
     table = mast.service_request(NIRSPEC_SERVICE, {
         "columns": "filename, grating, filter, effexptm",
         "filters": [{"paramName": "exp_type", "values": ["NRS_IFU", "NRS_FIXEDSLIT"]},
@@ -1003,26 +1000,28 @@ def test_registered_msa_files_are_served_and_counted(srv):
     assert len(srv.downloads(one)) == 3
 
 
-def test_requests_in_flight_are_counted(nirspec_rows):
-    with MastServer(make_archive(nirspec_rows=nirspec_rows), latency=0.5) as server:
+def test_requests_in_flight_are_counted(nirspec_rows, monkeypatch):
+    with MastServer(make_archive(nirspec_rows=nirspec_rows)) as server:
         assert (server.in_flight, server.max_in_flight) == (0, 0)
-        start = threading.Barrier(5)
+        # every reply waits (where the latency is slept) until five requests are in flight
+        together = threading.Barrier(5, timeout=30)
+        monkeypatch.setattr(server, "_sleep", lambda seconds: together.wait())
 
         def one(_):
-            start.wait()
             return call(server, req(NIRSPEC_SERVICE, columns="COUNT_BIG(*)"))["status"]
 
         with concurrent.futures.ThreadPoolExecutor(5) as pool:
             assert list(pool.map(one, range(5))) == ["COMPLETE"] * 5
         assert (server.in_flight, server.max_in_flight) == (0, 5)
+        monkeypatch.undo()
         server.reset_in_flight()
-        server.latency = 0.0
         assert server.max_in_flight == 0
         with requests.Session() as s:
             for _ in range(3):
                 invoke(server.url, req(NIRSPEC_SERVICE, columns="COUNT_BIG(*)"), session=s)
             s.get(server.download_url("mast:JWST/product/none.fits"))
         assert (server.in_flight, server.max_in_flight) == (0, 1)
+        assert server.errors == []
 
 
 def test_a_range_on_a_date_column_is_ignored_as_recorded(srv, nirspec_rows):

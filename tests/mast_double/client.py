@@ -19,7 +19,7 @@ __all__ = ["mashup_request", "encode_invoke_body", "invoke", "astroquery_client"
 
 
 def mashup_request(service: str, params: dict, *, pagesize: int | None = DEFAULT_PAGESIZE,
-                   page: int | None = 1, cache_breaker: str | None = None, **kwargs) -> dict:
+                   page: int | None = 1, **kwargs) -> dict:
     """Build a Mashup request dict the way astroquery does (key order included)."""
     req = {"service": service, "params": params, "format": "json"}
     if pagesize is not None:
@@ -27,7 +27,7 @@ def mashup_request(service: str, params: dict, *, pagesize: int | None = DEFAULT
     if page is not None:
         req["page"] = page
     req.update(kwargs)
-    req.setdefault("cacheBreaker", cache_breaker or str(uuid.uuid4()))
+    req.setdefault("cacheBreaker", str(uuid.uuid4()))
     return req
 
 

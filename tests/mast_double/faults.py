@@ -42,7 +42,6 @@ class Fault:
     seconds: float = 0.0
     delta: int = 0
     nbytes: int = 0
-    percent: float | None = None
 
     @classmethod
     def http(cls, status: int, body: str | bytes | None = None, *, retry_after=None,
@@ -66,11 +65,11 @@ class Fault:
         return cls("error", msg=str(msg))
 
     @classmethod
-    def executing(cls, n: int = 1, *, percent: float | None = None) -> "Fault":
+    def executing(cls, n: int = 1) -> "Fault":
         """``n`` EXECUTING replies (one per matching request)."""
         if n < 1:
             raise ValueError("n must be >= 1")
-        return cls("executing", count=int(n), percent=percent)
+        return cls("executing", count=int(n))
 
     @classmethod
     def truncate(cls) -> "Fault":

@@ -403,8 +403,7 @@ class MastServer:
         if fault.kind == "error":
             return json_reply({"status": "ERROR", "msg": fault.msg})
         if fault.kind == "executing":
-            pc = fault.percent if fault.percent is not None else 50
-            return json_reply({"status": "EXECUTING", "msg": "", "percent complete": pc})
+            return json_reply({"status": "EXECUTING", "msg": "", "percent complete": 50})
         return None
 
     @staticmethod
