@@ -55,7 +55,7 @@ def make_targets(n_fields=20, per_field=50, seed=3):
 
 def make_caom(targets, per_field=60, duplicate_fraction=0.1, seed=4):
     """Archived and planned NIRSpec observations around every field, some of them duplicates."""
-    import mast_server
+    import mast_double
 
     rng = np.random.default_rng(seed)
     rows = []
@@ -63,10 +63,10 @@ def make_caom(targets, per_field=60, duplicate_fraction=0.1, seed=4):
     for index, field in enumerate(fields):
         members = targets[[name.startswith(field + "-") for name in targets["name"]]]
         center = (float(np.mean(members["ra"])), float(np.mean(members["dec"])))
-        rows += mast_server.make_caom_rows(per_field, seed=seed + index, center=center, spread_deg=0.08)
+        rows += mast_double.make_caom_rows(per_field, seed=seed + index, center=center, spread_deg=0.08)
     for target in targets[rng.random(len(targets)) < duplicate_fraction]:
         mode = APERTURE_MODE[target["aperture"]]
-        rows.append(mast_server.caom_row(
+        rows.append(mast_double.caom_row(
             s_ra=float(target["ra"]) + 1e-5, s_dec=float(target["dec"]), calib_level=3,
             filters=f"{target['filter']};{target['grating']}", instrument_name=_INSTRUMENT[mode],
             t_exptime=float(target["exposure_time"]) * 1.2,

@@ -1,5 +1,5 @@
 """
-The local MAST server (``tests/mast_server.py``) in its own process, for the benchmarks.
+The local MAST server (``tests/mast_double/``) in its own process, for the benchmarks.
 
 Run by `ServerProcess`: the server and the client under test then use separate
 interpreters (and cores), as with the real service, and the client's timings do not
@@ -21,21 +21,21 @@ __all__ = ["ServerProcess"]
 
 def _archive(spec):
     add_paths()
-    import mast_server
+    import mast_double
 
     if spec["kind"] == "nirspec":
-        return mast_server.make_archive(n_nirspec=spec["rows"], seed=spec.get("seed", 1))
+        return mast_double.make_archive(n_nirspec=spec["rows"], seed=spec.get("seed", 1))
     if spec["kind"] == "caom":
-        return mast_server.make_archive(caom_rows=spec["rows"])
+        return mast_double.make_archive(caom_rows=spec["rows"])
     raise ValueError(spec["kind"])
 
 
 def main():
     spec = json.loads(sys.stdin.readline())
     add_paths()
-    import mast_server
+    import mast_double
 
-    server = mast_server.MastServer(_archive(spec), latency=spec.get("latency", 0.0))
+    server = mast_double.MastServer(_archive(spec), latency=spec.get("latency", 0.0))
     server.start()
     print("READY", server.url, flush=True)
     try:

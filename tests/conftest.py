@@ -1,10 +1,13 @@
 """
 Fixtures shared by the integration suites: a local MAST server with fast settings.
 
+``mast_server_factory(archive=None, **server_kwargs)`` starts a `mast_double.MastServer`
+(default archive: 200 synthetic NIRSpec rows) and stops it when the test ends.
+
 ``local_mast(default_archive, **settings)`` applies ``settings`` (over fast retry and
 poll defaults) to `astroquery_nirspec.conf`, gives ``NirspecMast`` a private cache
 directory, logs it out, and returns ``start(archive=default_archive, **server_kwargs)``
-which starts a `mast_server.MastServer` and points ``conf.server`` at it. Everything is
+which starts a `mast_double.MastServer` and points ``conf.server`` at it. Everything is
 undone when the test ends.
 """
 import contextlib
@@ -12,7 +15,7 @@ import contextlib
 import pytest
 
 from astroquery_nirspec import NirspecMast, conf
-from mast_server import MastServer
+from mast_double import MastServer, make_archive
 
 #: Fast defaults for local servers: tests of retries and polls run in milliseconds.
 FAST_SETTINGS = {"retry_backoff": 0.01, "poll_interval": 0.01, "timeout": 20.0, "max_retries": 3,
@@ -37,3 +40,12 @@ def local_mast(monkeypatch, tmp_path):
                 return server
             return start
         yield configure
+
+
+@pytest.fixture
+def mast_server_factory():
+    with contextlib.ExitStack() as stack:
+        def start(archive=None, **kwargs):
+            archive = make_archive(n_nirspec=200) if archive is None else archive
+            return stack.enter_context(MastServer(archive, **kwargs))
+        yield start

@@ -19,7 +19,7 @@ from astropy.table import Table
 from astroquery.exceptions import InvalidQueryError
 
 from astroquery_nirspec import NirspecMast, NirspecMastClass, conf
-from mast_server import MastServer, make_archive
+from mast_double import MastServer, make_archive
 
 try:  # the command line, when this version has one
     from astroquery_nirspec.cli import main as cli_main

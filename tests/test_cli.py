@@ -2,7 +2,7 @@
 Tests of the ``nirspec-mast`` command line (`astroquery_nirspec.cli`).
 
 Three layers: pure tests of the filter-token parser (table files: test_tableio.py);
-``main([...])`` run in-process against the local MAST server (``tests/mast_server.py``); and the real
+``main([...])`` run in-process against the local MAST server (``tests/mast_double/``); and the real
 entry points (``python -m astroquery_nirspec`` and, when installed, the ``nirspec-mast``
 console script) run as subprocesses against the same server.
 """
@@ -202,7 +202,7 @@ def test_options_before_and_after_the_command():
 # In-process runs of main() against the local MAST server
 # ---------------------------------------------------------------------------------------------
 
-from mast_server import (NIRSPEC_SERVICE, Fault, MastServer, caom_row,  # noqa: E402
+from mast_double import (NIRSPEC_SERVICE, Fault, MastServer, caom_row,  # noqa: E402
                          make_archive, make_nirspec_rows, match_service)
 
 NGC1068 = (40.669629, -0.013281)

@@ -1,5 +1,5 @@
 """
-Downloads through the local MAST server (``tests/mast_server.py``).
+Downloads through the local MAST server (``tests/mast_double/``).
 
 Files are served from ``srv.files`` at ``/api/v0.1/Download/file?uri=``; faults
 (dropped bodies, 5xx, 429, resets) are injected with ``srv.add_download_fault``.
@@ -21,7 +21,7 @@ from astropy.table import MaskedColumn, Table
 from astropy.utils.data import conf as data_conf
 from astroquery import log
 from astroquery.exceptions import InvalidQueryError, NoResultsWarning
-from mast_server import Fault, MastServer, make_archive, match_service
+from mast_double import Fault, MastServer, make_archive, match_service
 
 from astroquery_nirspec import NirspecMastClass, conf
 from astroquery_nirspec import download as dl

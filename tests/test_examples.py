@@ -13,7 +13,7 @@ from astropy import units as u
 from astropy.table import Table
 
 from astroquery_nirspec.duplication import read_targets
-from mast_server import MastServer, caom_row, make_archive
+from mast_double import MastServer, caom_row, make_archive
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "targets.ecsv"

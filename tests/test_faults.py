@@ -1,5 +1,5 @@
 """
-Fault injection through a real local MAST server (``tests/mast_server.py``).
+Fault injection through a real local MAST server (``tests/mast_double/``).
 
 Every transient failure (HTTP 429/5xx, a TCP reset, a reply cut short, EXECUTING
 polls) must be retried and still give the exact result: every row of the archive
@@ -21,7 +21,7 @@ from astroquery.exceptions import MaxResultsWarning, RemoteServiceError, Timeout
 from astroquery.query import cache_conf
 
 from astroquery_nirspec import NirspecMast, conf
-from mast_server import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE, Fault,
+from mast_double import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE, Fault,
                          make_archive, make_caom_rows, match_service)
 
 #: 1000 rows; with PAGESIZE 300 a query takes 4 pages (300, 300, 300, 100).

@@ -1,5 +1,5 @@
 """
-End to end through a real local MAST server on 127.0.0.1 (``tests/mast_server.py``).
+End to end through a real local MAST server on 127.0.0.1 (``tests/mast_double/``).
 
 Each result is compared with the server's own archive: the rows a query returns are
 exactly the archive rows its filters select (every row once, in the archive's order),
@@ -24,7 +24,7 @@ from astroquery.exceptions import InvalidQueryError, MaxResultsWarning, NoResult
 
 from astroquery_nirspec import NirspecMast, conf
 from astroquery_nirspec.transport import encode_request
-from mast_server import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE,
+from mast_double import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE,
                          caom_row, make_archive, make_caom_rows, make_nirspec_rows)
 
 ARCHIVE = make_archive(n_nirspec=2000, seed=7)

@@ -19,7 +19,7 @@ from astroquery import log
 from astroquery.exceptions import LoginError, RemoteServiceError, TimeoutError
 
 from astroquery_nirspec import NirspecMast, NirspecMastClass, conf
-from mast_server import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE, Fault, MastServer,
+from mast_double import (CAOM_POSITION_SERVICE, NAME_LOOKUP_SERVICE, NIRSPEC_SERVICE, Fault, MastServer,
                          caom_row, make_archive)
 
 TOKEN = "tok-9f8e7d6c5b4a-SECRET-0123456789abcdef"

@@ -2,7 +2,7 @@
 Pages fetched ``conf.max_concurrent_pages`` at a time (issue 12, "Pages" and "Fields").
 
 - Concurrency on and off give identical Tables (the local MAST server of
-  ``tests/mast_server.py``);
+  ``tests/mast_double/``);
 - a fault on page k, with concurrency, retries page k alone;
 - the bound on requests in flight holds, counted by the server: a tiny invoke server
   of this file holds each reply briefly and counts the requests it is answering at
@@ -21,7 +21,7 @@ import pytest
 from astroquery.exceptions import InvalidQueryError, RemoteServiceError
 
 from astroquery_nirspec import NirspecMast, NirspecMastClass, conf, transport
-from mast_server import NIRSPEC_SERVICE, Fault, make_archive
+from mast_double import NIRSPEC_SERVICE, Fault, make_archive
 
 ARCHIVE = make_archive(n_nirspec=1000, seed=21)
 COLUMNS = ["ArchiveFileID", "filename", "targ_ra", "targ_dec", "grating", "date_obs"]
