@@ -8,18 +8,13 @@ builds the request and sends it, and `NirspecMastClass._parse_result` turns the
 pages into a Table.
 """
 # Standard library
-import ipaddress
 import os
-import urllib.parse
-import warnings
 
 # Third party
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from astropy.table import Table
-from astroquery.exceptions import (InvalidQueryError, LoginError, MaxResultsWarning,
-                                   NoResultsWarning, ResolverError)
+from astroquery.exceptions import InvalidQueryError, LoginError, ResolverError
 from astroquery import cache_conf
 from astroquery.query import BaseQuery
 from astroquery.utils import async_to_sync
@@ -30,7 +25,7 @@ from . import fields as _fields
 from . import filters as _filters
 from . import sky, tables, transport
 from .progress import page_reporter, progress_bar
-from .duplication import DuplicationRules, evaluate, group_observations, read_targets
+from .duplication import DuplicationRules, build_report, read_targets
 from .duplication import search as _search
 from .download import DownloadMixin
 
@@ -120,15 +115,10 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         """The Authorization header for the configured server, or {} when logged out."""
         if not self._token:
             return {}
-        parts = urllib.parse.urlsplit(conf.server)
-        host = (parts.hostname or "").lower()
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if parts.scheme != "https" and not loopback:
-            raise LoginError(f"Refusing to send the MAST token over {parts.scheme or 'an unknown'}:// "
-                             f"to {host or conf.server!r}: use an https:// server (or log out).")
+        if not transport.may_send_token(conf.server):
+            raise LoginError(f"Refusing to send the MAST token to {conf.server!r}: it goes only to "
+                             "MAST's own hosts over https:// (or a test server on this machine); "
+                             "change conf.server or log out.")
         return {"Authorization": f"token {self._token}"}
 
     def _cache_allowed(self, cache):
@@ -140,6 +130,8 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
     def _response_hook(self, response, *args, **kwargs):
         """astroquery's request logging, with the Authorization header redacted."""
         if "Authorization" in response.request.headers:
+            # a copy: requests reuses the request object when it follows a redirect
+            response.request = response.request.copy()
             response.request.headers["Authorization"] = "token [redacted]"
         # astroquery formats the whole reply (response.text, textwrap.indent) at any log
         # level and then drops it unless DEBUG: only call it when it would log.
@@ -387,7 +379,7 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         responses = self._send(request, cache=cache)
         return ResponseList(responses, kind="values", field=name, cone=cone, request=request)
 
-    def list_fields(self, match=None):
+    def list_fields(self, match=None, *, refresh=False):
         """
         The fields of ``Mast.Jwst.Filtered.Nirspec``: name, type, unit and description.
 
@@ -396,6 +388,11 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         match : str, optional
             Keep fields whose name or description contains this text (or matches
             this shell pattern), case-insensitively.
+        refresh : bool, optional
+            Read the live field list with one small request (``pagesize=1``), validate
+            against it for the rest of this Python session, and return what changed
+            against the shipped catalogue instead (columns ``name``, ``change``
+            (``added``/``removed``), ``type``, ``unit``, ``description``).
 
         Returns
         -------
@@ -410,6 +407,10 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         >>> "grating" in t["name"]
         True
         """
+        if refresh:
+            request = self._request_dict("*", [], pagesize=1, page=1)
+            responses = self._send(request, cache=False, retrieve_all=False)
+            return _fields.use_live_fields(transport.reply_json(responses[0]).get("fields"))
         return _fields.fields_table(match)
 
     def resolve_object(self, name, *, cache=None):
@@ -511,9 +512,10 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
                                  labels=labels)
         with progress_bar(len(requests), desc="sky fields", unit="field",
                           enabled=self._progress_enabled()) as bar:
-            for request in requests:
-                responses.extend(self._send(request, cache=cache, page_bar=False))
-                bar.update(1)
+            for pages in transport.invoke_many(self, requests, cache=self._cache_allowed(cache),
+                                               headers=self._auth_headers(),
+                                               progress=lambda done: bar.update(1)):
+                responses.extend(pages)
         return responses
 
     # ------------------------------------------------------------------ parsing
@@ -534,101 +536,21 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         return table
 
     def _pages_to_table(self, responses, context):
-        results = [transport.reply_json(r) for r in responses]
-        fields = next((r["fields"] for r in results if r.get("fields")), None)
-        rows = [row for r in results for row in (r.get("data") or [])]
-        if fields:
-            table = tables.rows_to_table(fields, rows)
-        else:
-            names = context.get("columns") or list(_fields.field_names())
-            table = tables.empty_table(names)
-        cone = context.get("cone")
-        if cone is not None:
-            table = sky.cut_on_separation(table, *cone)
-            wanted = context.get("columns")
-            if wanted is not None:
-                table.remove_columns([c for c in ("targ_ra", "targ_dec") if c not in wanted])
-        limit = context.get("row_limit")
-        if cone is not None:
-            total = len(table)           # the box held more; the cone holds these
-        else:
-            total = (transport.reply_json(responses[0]).get("paging") or {}).get("rowsFiltered")
-        if limit is not None and (len(table) > limit or (total or 0) > limit):
-            warnings.warn(f"Only the first {limit} of {total or 'more'} rows are returned (row_limit="
-                          f"{limit}); raise row_limit, or pass row_limit=-1 for all.",
-                          MaxResultsWarning)
-            table = table[:limit]
-        if context.get("kind") == "rows" and len(table) == 0:
-            warnings.warn("Query returned no results.", NoResultsWarning)
-        request = context.get("request")
+        table = tables.pages_to_table([transport.reply_json(r) for r in responses],
+                                      columns=context.get("columns"), cone=context.get("cone"),
+                                      row_limit=context.get("row_limit"), request=context.get("request"),
+                                      warn_empty=context.get("kind") == "rows")
         table.meta["service"] = self.SERVICE
-        if request is not None:
-            table.meta["filters"] = request["params"]["filters"]
         return table
 
     @staticmethod
     def _duplicates_report(responses, context):
-        rows = _search.caom_rows_table([transport.reply_json(r) for r in responses])
-        groups = group_observations(rows)
-        targets = context["targets"]
-        report = evaluate(targets, groups, context["rules"])
-
-        # where each target is and which request covered it, for plots and follow-up
-        position = {name: i for i, name in enumerate(targets["name"])}
-        where = np.array([position[str(name)] for name in report["target"]], dtype=int)
-        at = report.colnames.index("target") + 1
-        report.add_column(np.asarray(targets["ra"])[where] * u.deg, name="target_ra", index=at)
-        report.add_column(np.asarray(targets["dec"])[where] * u.deg, name="target_dec", index=at + 1)
-        report.add_column(context["labels"][where], name="field", index=at + 2)
-
-        # what downloads and plots need: CAOM's product-group id and the footprint of
-        # the row each reported observation is represented by
-        first_row = {}
-        if "obs_id" in rows.colnames:
-            for i, obs_id in enumerate(rows["obs_id"]):
-                first_row.setdefault(str(obs_id), i)
-        index = np.array([-1 if np.ma.is_masked(o) else first_row.get(str(o), -1)
-                          for o in report["obs_id"]], dtype=int)
-        for name, dtype in (("obsid", str), ("s_region", object)):
-            values = np.full(len(report), "", dtype=object)
-            mask = np.ones(len(report), dtype=bool)
-            if name in rows.colnames:
-                column = rows[name]
-                for k, i in enumerate(index):
-                    if i >= 0 and not np.ma.is_masked(column[i]):
-                        values[k], mask[k] = str(column[i]), False
-            report[name] = np.ma.MaskedArray(values.astype(dtype), mask=mask)
-        report.meta["service"] = _search.CAOM_SERVICE
-        report.meta["requests"] = len(context["requests"])
-        return report
+        return build_report([transport.reply_json(r) for r in responses], context["targets"],
+                            context["rules"], context["labels"], len(context["requests"]))
 
     @staticmethod
     def _value_counts(table, name):
-        column = table[name]
-        if hasattr(column, "isot"):              # a Time column: count its ISO strings
-            values = np.ma.MaskedArray(column.isot, mask=np.ma.getmaskarray(column))
-        else:
-            values = np.ma.asarray(column)
-        mask = np.ma.getmaskarray(values)
-        present = np.asarray(values[~mask])
-        uniques, counts = np.unique(present, return_counts=True)
-        order = np.lexsort((uniques, -counts)) if len(uniques) else np.zeros(0, int)
-        out = Table({name: uniques[order], "count": counts[order]}, masked=True)
-        if mask.any():
-            placeholder = np.zeros(1, dtype=present.dtype)[0]       # hidden by the mask
-            out.add_row({name: placeholder, "count": int(mask.sum())},
-                        mask={name: True, "count": False})
-            out = out[np.argsort(-np.asarray(out["count"]), kind="stable")]
-        if name in _fields.catalogue():
-            field = _fields.get_field(name)
-            if field.unit and field.is_numeric:
-                out[name].unit = field.unit
-            out[name].info.description = field.description
-        out["count"].info.description = "Number of files with this value"
-        out.meta["service"] = NirspecMastClass.SERVICE
-        if len(out) == 0:
-            warnings.warn("Query returned no results.", NoResultsWarning)
-        return out
+        return tables.value_counts(table, name)
 
 
 NirspecMast = NirspecMastClass()

@@ -167,11 +167,13 @@ def test_https_servers_get_the_token(monkeypatch):
     monkeypatch.setattr(NirspecMastClass, "_request", record)
     NirspecMast.login(token=TOKEN)
     try:
-        with conf.set_temp("server", "https://mast.example.invalid"), pytest.raises(RemoteServiceError):
+        with conf.set_temp("server", "https://mast.stsci.edu"), pytest.raises(RemoteServiceError):
             NirspecMast.query_filtered_count()
+        with conf.set_temp("server", "https://mast.example.invalid"), pytest.raises(LoginError):
+            NirspecMast.query_filtered_count()         # https, but not a MAST host: refused
     finally:
         NirspecMast.logout()
-    assert sent == [("https://mast.example.invalid/api/v0/invoke",
+    assert sent == [("https://mast.stsci.edu/api/v0/invoke",
                      {"Content-type": "application/x-www-form-urlencoded", "Accept": "text/plain",
                       "Authorization": f"token {TOKEN}"})]
 

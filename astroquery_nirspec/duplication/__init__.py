@@ -50,8 +50,11 @@ from .nirspec import (
     SPECTROSCOPIC_MODES,
     valid_filters,
 )
+from .msa import (MsaMetadataError, apply_source_evidence, msa_files, msa_lookup_requests,
+                  read_msa_sources, sources_by_observation)
 from .report import build_report
 from .rules import VERDICTS, DuplicationRules
+from .summary import summarize_duplicates
 from .targets import TARGET_COLUMNS, TargetList, read_targets
 
 __all__ = [
@@ -74,14 +77,21 @@ __all__ = [
     "TARGET_COLUMNS",
     "VERDICTS",
     "DuplicationRules",
+    "MsaMetadataError",
     "TargetList",
+    "apply_source_evidence",
     "apt_url",
     "build_report",
     "evaluate",
     "group_observations",
+    "msa_files",
+    "msa_lookup_requests",
     "observation_label",
     "parse_filters",
     "parse_observation",
+    "read_msa_sources",
     "read_targets",
+    "sources_by_observation",
+    "summarize_duplicates",
     "valid_filters",
 ]

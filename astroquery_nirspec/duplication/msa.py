@@ -50,7 +50,10 @@ from astroquery.exceptions import InvalidQueryError
 from .. import sky
 from ..fields import SERVICE as NIRSPEC_SERVICE
 from ..filters import build_filters
-from .rules import VERDICTS, parse_observation
+from ..tables import rows_to_table
+from .caom import parse_observation
+from .nirspec import SOURCE_RADIUS
+from .rules import VERDICTS
 
 __all__ = [
     "SOURCE_RADIUS",
@@ -64,8 +67,6 @@ __all__ = [
     "apply_source_evidence",
 ]
 
-#: Default distance within which a primary source of an open shutter is the target.
-SOURCE_RADIUS = 0.5 * u.arcsec
 
 #: Columns of ``Mast.Jwst.Filtered.Nirspec`` that name each executed MOS exposure's MSA file.
 MSA_LOOKUP_COLUMNS = "program, observtn, visit, msametfl, targ_ra, targ_dec"
@@ -356,7 +357,6 @@ def msa_files(results):
     >>> files.meta['no_msametfl'], files.meta['observations_without_file']
     (1, [(4713, 3)])
     """
-    from ..tables import rows_to_table
 
     fields = next((r["fields"] for r in results if r.get("fields")), None)
     rows = [row for r in results for row in (r.get("data") or [])]
