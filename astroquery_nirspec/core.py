@@ -9,11 +9,14 @@ pages into a Table.
 """
 # Standard library
 import os
+import warnings
+from pathlib import Path
 
 # Third party
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
+from astropy.utils.exceptions import AstropyUserWarning
 from astroquery.exceptions import InvalidQueryError, LoginError, ResolverError
 from astroquery import cache_conf
 from astroquery.query import BaseQuery
@@ -25,11 +28,16 @@ from . import fields as _fields
 from . import filters as _filters
 from . import sky, tables, transport
 from .progress import page_reporter, progress_bar
+from . import duplication as _duplication
 from .duplication import DuplicationRules, build_report, read_targets
 from .duplication import search as _search
 from .download import DownloadMixin
 
 __all__ = ["NirspecMast", "NirspecMastClass", "ResponseList"]
+
+#: Added to a sky field's CAOM radius for the MSA-file lookup: MOS exposures are listed at
+#: their catalogue reference position, up to about the MSA's own size (3.6' x 3.4') away.
+MSA_EXTENT = 4 * u.arcmin
 
 
 class ResponseList(list):
@@ -517,6 +525,86 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
                                                progress=lambda done: bar.update(1)):
                 responses.extend(pages)
         return responses
+
+    def check_duplicates(self, targets, *, rules=None, msa_sources=True, cache=None,
+                         get_query_payload=False):
+        """
+        Check planned NIRSpec targets against archived and planned observations.
+
+        As `check_duplicates_async`, then parsed into a report; with ``msa_sources``
+        the executed MOS observations reached are also checked at the shutter: their
+        MSA metadata files are found with one ``Mast.Jwst.Filtered.Nirspec`` request per
+        sky field, each distinct file is downloaded once (kept in the astroquery cache
+        folder), and the primary sources of open shutters near each target are compared
+        (`~astroquery_nirspec.duplication.apply_source_evidence`).
+
+        Parameters
+        ----------
+        targets, rules, cache, get_query_payload
+            As in `check_duplicates_async`.
+        msa_sources : bool, optional
+            Read MSA metadata for source-level evidence (default True); False gives the
+            field-level answer only.
+
+        Returns
+        -------
+        report : `~astropy.table.Table`
+            One row per (target, observation, configuration) judged; with
+            ``msa_sources`` also ``source_observed``, ``source_separation`` and
+            ``source_name``.
+
+        Examples
+        --------
+        >>> from astroquery_nirspec import NirspecMast
+        >>> report = NirspecMast.check_duplicates("examples/targets.ecsv")  # doctest: +REMOTE_DATA +SKIP
+        """
+        responses = self.check_duplicates_async(targets, rules=rules, cache=cache,
+                                                get_query_payload=get_query_payload)
+        if get_query_payload:
+            return responses
+        report = self._parse_result(responses)
+        if msa_sources:
+            report = self._msa_evidence(report, responses.context, cache=cache)
+        return report
+
+    def _msa_evidence(self, report, context, *, cache):
+        """Source-level evidence for the executed MOS observations of a report."""
+        rules = context["rules"]
+        mos = (report["mode"] == "MOS") & ~np.asarray(report["planned"], dtype=bool) \
+            if len(report) else np.zeros(0, bool)
+        fields = sorted(set(int(f) for f in np.asarray(report["field"])[mos]))
+        if not fields:
+            return _duplication.apply_source_evidence(report, {}, rules.source_radius)
+        positions = [context["requests"][f]["params"]["position"] for f in fields]
+        ra, dec, radius = np.array([[float(v) for v in p.split(",")] for p in positions]).T
+        lookups = _duplication.msa_lookup_requests(
+            SkyCoord(ra * u.deg, dec * u.deg), radius * u.deg + MSA_EXTENT, pagesize=int(conf.pagesize))
+        results = [transport.reply_json(r) for pages in transport.invoke_many(
+            self, lookups, cache=self._cache_allowed(cache), headers=self._auth_headers())
+            for r in pages]
+        files = _duplication.msa_files(results)
+        sources = self._read_msa_files(files)
+        observed = _duplication.sources_by_observation(files, sources)
+        return _duplication.apply_source_evidence(report, observed, rules.source_radius)
+
+    def _read_msa_files(self, files):
+        """``{msametfl: sources}`` of every MSA file that downloads and reads."""
+        names = sorted(set(str(n) for n in files["msametfl"])) if len(files) else []
+        if not names:
+            return {}
+        folder = Path(self.cache_location) / "msa_metadata"
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = self.download_files([f"mast:JWST/product/{n}" for n in names],
+                                       download_dir=folder, verbose=False)
+        sources = {}
+        for name, path, status in zip(names, manifest["Local Path"], manifest["Status"]):
+            if str(status) in ("COMPLETE", "SKIPPED"):
+                try:
+                    sources[name] = _duplication.read_msa_sources(str(path))
+                except _duplication.MsaMetadataError as err:
+                    warnings.warn(f"MSA metadata {name} is unreadable ({err}); its observation is "
+                                  "judged at the field level.", AstropyUserWarning)
+        return sources
 
     # ------------------------------------------------------------------ parsing
     def _parse_result(self, responses, *, verbose=False):

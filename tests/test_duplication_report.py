@@ -74,7 +74,7 @@ def test_same_report_as_check_duplicates(monkeypatch):
         return MockResponse(content=(DATA / "caom_field_goods_s.json").read_bytes(), url=url)
     monkeypatch.setattr(NirspecMastClass, "_request", fake)
     targets = [TARGET, dict(TARGET, name="SN2", grating="G395M")]
-    expected = NirspecMast.check_duplicates(targets)
+    expected = NirspecMast.check_duplicates(targets, msa_sources=False)
     requests = NirspecMast.check_duplicates(targets, get_query_payload=True)
     labels = field_requests(read_targets(targets), DuplicationRules(), pagesize=50000)[1]
     report = build_report([reply()], targets, DuplicationRules(), labels, len(requests))
