@@ -448,10 +448,14 @@ def build_parser():
     fields = commands.add_parser(
         "fields", parents=[common, _output_parser(None)], formatter_class=formatter,
         epilog=_FIELDS_EPILOG, help="the fields: name, type, unit, description",
-        description="List the fields of Mast.Jwst.Filtered.Nirspec (no network needed).")
+        description="List the fields of Mast.Jwst.Filtered.Nirspec (no network needed, "
+                    "except with --refresh).")
     fields.add_argument("--match", metavar="TEXT",
                         help="keep fields whose name or description contains TEXT "
                              "(case-insensitive; *, ? wildcards match the whole text)")
+    fields.add_argument("--refresh", action="store_true",
+                        help="read the live field list (one small request) and show the fields "
+                             "added or removed against the shipped catalogue")
 
     duplicates = commands.add_parser(
         "duplicates", parents=[common, _output_parser(None)], formatter_class=formatter,
@@ -466,6 +470,9 @@ def build_parser():
     duplicates.add_argument("--near-factor", type=float, metavar="F",
                             help="a centre within F times the radius is a soft failure "
                                  "(default 1.5)")
+    duplicates.add_argument("--no-msa-sources", dest="msa_sources", action="store_false",
+                            help="judge MOS observations at the field level only: do not read "
+                                 "their MSA metadata files for the sources in open shutters")
     duplicates.add_argument("--radius", action="append", default=[], metavar="APERTURE=ANGLE",
                             help="override an aperture's search radius, e.g. IFU=5arcsec "
                                  "(repeatable)")
@@ -574,6 +581,12 @@ def _cmd_values(api, args):
 
 def _cmd_fields(api, args):
     _check_output(args)
+    if args.refresh:
+        changes = api.list_fields(refresh=True)
+        _show_table(changes, args)
+        _note(args, f"{len(changes)} field(s) differ from the shipped catalogue; the live list is "
+                    "used for validation in this command")
+        return EXIT_OK
     _show_table(api.list_fields(match=args.match), args)
     return EXIT_OK
 
@@ -613,10 +626,12 @@ def _duplicate_rules(args):
     return DuplicationRules(**kwargs) if kwargs else None
 
 
-_REPORT_COLUMNS = ("target", "target_aperture", "target_grating", "target_filter", "verdict",
-                   "observation", "proposal_id", "mode", "grating", "filter", "planned",
-                   "t_exptime", "exptime_ratio", "separation", "reason")
-_REPORT_FORMATS = {"t_exptime": ".1f", "exptime_ratio": ".3g", "separation": ".2f"}
+_REPORT_COLUMNS = ("target", "target_mode", "target_aperture", "target_grating", "target_filter",
+                   "verdict", "observation", "proposal_id", "mode", "grating", "filter", "planned",
+                   "t_exptime", "exptime_ratio", "separation", "source_observed", "source_separation",
+                   "reason")
+_REPORT_FORMATS = {"t_exptime": ".1f", "exptime_ratio": ".3g", "separation": ".2f",
+                   "source_separation": ".2f"}
 
 
 def _cmd_duplicates(api, args):
@@ -624,13 +639,15 @@ def _cmd_duplicates(api, args):
     plot = _plot_function() if args.plot else None
     if not os.path.exists(args.targets):
         raise CommandError(f"No such file: '{args.targets}'.")
-    report = api.check_duplicates(args.targets, rules=_duplicate_rules(args), cache=_cache(args))
+    report = api.check_duplicates(args.targets, rules=_duplicate_rules(args), cache=_cache(args),
+                                  msa_sources=args.msa_sources)
     if args.output or args.format or args.show_all:
         _show_table(report, args)
     else:
-        shown = report[list(_REPORT_COLUMNS)]
+        shown = report[[name for name in _REPORT_COLUMNS if name in report.colnames]]
         for name, fmt in _REPORT_FORMATS.items():
-            shown[name].info.format = fmt
+            if name in shown.colnames:
+                shown[name].info.format = fmt
         _show_table(shown, args)
     if plot is not None:
         try:

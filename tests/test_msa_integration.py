@@ -102,3 +102,16 @@ def test_each_msa_file_is_fetched_once_for_many_targets(archive_server, tmp_path
     assert set(report["target"]) == {t["name"] for t in targets}
     assert srv.count(CAOM_POSITION_SERVICE) == 1 and srv.count(NIRSPEC_SERVICE) == 1
     assert srv.download_counts()[msa_uri(MSA_FILE)] == 1
+
+
+def test_the_command_line_reads_msa_sources_unless_told_not_to(archive_server, tmp_path, capsys):
+    from astropy.table import Table
+
+    from astroquery_nirspec.cli import main
+    srv = archive_server(offset=5 * u.arcsec, tmp_path=tmp_path)
+    path = tmp_path / "targets.ecsv"
+    Table(rows=[TARGET]).write(path)
+    assert main(["duplicates", str(path), "--server", srv.url, "--no-cache"]) == 0   # POSSIBLE only
+    assert "source_observed" in capsys.readouterr().out
+    assert main(["duplicates", str(path), "--server", srv.url, "--no-cache", "--no-msa-sources"]) == 1
+    assert "source_observed" not in capsys.readouterr().out
