@@ -24,7 +24,6 @@ _ALL_NULL = {"lamp", "sub_shrt", "sub_long", "dirimage", "segmfile", "scatfile",
              "wtype", "masterbg", "dithpnts", "mtshadow", "rois", "roiw", "wpower", "pixfrac", "pxsclrt",
              "nwfsest", "pwfseet", "sctarate", "gs_v3_pa", "primecrs", "extncrs", "tmeasure", "bkgd_scl",
              "hybridff", "bkgmeth", "eph_time", "mu_epoch", "mu_epoch_mjd"}
-_TF_STRINGS = {"targoopp", "tsovisit"}           # booleans MAST sends as "t"/"f"
 _TITLES = ("MASQUERADE: Mapping a Super-luminous Quasar's Extended Radiative Emission",
            "NEXUS: the North ecliptic pole EXtragalactic Unified Survey",
            "The CANDELS-Area Prism Epoch of Reionization Survey",
@@ -88,7 +87,8 @@ def nirspec_reply(n=20_000, *, seed=0, page=1, pagesize=None):
     dates = {}
     for field in fields:
         name, kind = field.name, field.type
-        declared.append({"name": name, "type": "string" if kind == "datetime" else kind})
+        # flags are text holding t/f, as MAST declares them; dates as text (astroquery reads them)
+        declared.append({"name": name, "type": {"datetime": "string", "flag": "string"}.get(kind, kind)})
         if kind == "int":
             top = 10 ** int(rng.integers(1, 10))
             values = rng.integers(0, top, n).tolist()
@@ -98,9 +98,10 @@ def nirspec_reply(n=20_000, *, seed=0, page=1, pagesize=None):
             else:
                 scale = 10.0 ** int(rng.integers(-3, 6))
                 values = np.round(rng.normal(0, scale, n), int(rng.integers(2, 10))).tolist()
+        elif kind == "flag":
+            values = np.where(rng.random(n) < 0.1, "t", "f").tolist()
         elif kind == "boolean":
-            flags = rng.random(n) < 0.1
-            values = np.where(flags, "t", "f").tolist() if name in _TF_STRINGS else flags.tolist()
+            values = (rng.random(n) < 0.1).tolist()
         elif kind == "datetime":
             ms = rng.integers(1_657_584_000_000, 1_785_542_400_000, n)
             dates[name] = ms
