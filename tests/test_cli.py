@@ -666,8 +666,8 @@ def test_duplicates_printed_summary(server, targets, capsys):
     path, _ = targets
     assert main(["duplicates", str(path), "--server", server, "--no-cache"]) == 1
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split()[:5] == ["target", "target_aperture", "target_grating",
-                                               "target_filter", "verdict"]
+    assert out.splitlines()[0].split()[:6] == ["target", "target_mode", "target_aperture",
+                                               "target_grating", "target_filter", "verdict"]
     assert "DUPLICATE" in out and "NOT_DUPLICATE" in out
 
 
