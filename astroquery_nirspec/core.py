@@ -570,8 +570,7 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
     def _msa_evidence(self, report, context, *, cache):
         """Source-level evidence for the executed MOS observations of a report."""
         rules = context["rules"]
-        mos = (report["mode"] == "MOS") & ~np.asarray(report["planned"], dtype=bool) \
-            if len(report) else np.zeros(0, bool)
+        mos = (np.asarray(report["mode"]) == "MOS") & ~np.asarray(report["planned"], dtype=bool)
         fields = sorted(set(int(f) for f in np.asarray(report["field"])[mos]))
         if not fields:
             return _duplication.apply_source_evidence(report, {}, rules.source_radius)

@@ -11,7 +11,7 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
 
-from .caom import caom_rows_table  # noqa: F401  (core reads it here)
+from .caom import caom_rows_table  # noqa: F401  (moved to caom; importable here as before)
 from .nirspec import MSA_CROSS_MODES
 
 __all__ = ["CAOM_SERVICE", "MAX_FIELD_RADIUS", "cluster_targets", "search_radius", "field_requests"]
