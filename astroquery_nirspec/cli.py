@@ -662,25 +662,12 @@ def _cmd_duplicates(api, args):
 
 
 def _verdict_summary(report):
-    """'3 targets: 1 DUPLICATE, 1 POSSIBLE, 1 NOT_DUPLICATE' (the worst verdict per target).
+    """'3 targets: 1 DUPLICATE, 1 POSSIBLE, 1 NOT_DUPLICATE': each target's worst verdict,
+    as `~astroquery_nirspec.duplication.summarize_duplicates` ranks them."""
+    from .duplication import VERDICTS, summarize_duplicates
 
-    A verdict the rules do not rank (a new one) is never left out: it counts under its own
-    name, after ``DUPLICATE`` and before the others, as it needs a look.
-    """
-    from collections import Counter
-
-    from .duplication import VERDICTS               # most severe first
-
-    def severity(verdict):
-        return VERDICTS.index(verdict) if verdict in VERDICTS else 0.5
-
-    worst = {}
-    for target, verdict in zip(report["target"], report["verdict"]):
-        target, verdict = str(target), str(verdict)
-        if target not in worst or severity(verdict) < severity(worst[target]):
-            worst[target] = verdict
-    counts = Counter(worst.values())
-    parts = ", ".join(f"{counts[name]} {name}" for name in sorted(counts, key=severity))
+    worst = list(summarize_duplicates(report)["verdict"])
+    parts = ", ".join(f"{worst.count(name)} {name}" for name in VERDICTS if name in worst)
     return f"{len(worst)} target{'s' if len(worst) != 1 else ''}: {parts}"
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from astropy.table import Table
+from astropy.table import MaskedColumn, Table
 from astropy.time import Time
 from astroquery.exceptions import InvalidQueryError
+from astroquery.query import cache_conf
 
 from astroquery_nirspec import NirspecMast, conf
 from astroquery_nirspec import cli
@@ -180,14 +181,22 @@ def test_one_line_of_a_long_message():
     assert cli._one_line("simple") == "simple"
 
 
-def test_verdict_summary_counts_every_verdict():
-    """A verdict the rules do not rank (e.g. a row the check cannot classify) is counted."""
+def test_verdict_summary_counts_each_targets_worst_verdict():
+    """The printed line counts targets by their worst verdict, as summarize_duplicates does."""
     report = Table({"target": ["A", "A", "B", "C", "C", "D", "E", "E"],
-                    "verdict": ["NOT_DUPLICATE", "POSSIBLE", "DUPLICATE", "UNCLASSIFIED",
-                                "NOT_DUPLICATE", "NOT_DUPLICATE", "UNCLASSIFIED", "DUPLICATE"]})
-    assert cli._verdict_summary(report) == (
-        "5 targets: 2 DUPLICATE, 1 UNCLASSIFIED, 1 POSSIBLE, 1 NOT_DUPLICATE")
+                    "observation": MaskedColumn(["o1", "o2", "o1", "o3", "o4", "", "o1", "o2"],
+                                                mask=[0, 0, 0, 0, 0, 1, 0, 0]),
+                    "verdict": ["NOT_DUPLICATE", "POSSIBLE", "DUPLICATE", "POSSIBLE",
+                                "NOT_DUPLICATE", "NOT_DUPLICATE", "NOT_DUPLICATE", "DUPLICATE"]})
+    assert cli._verdict_summary(report) == "5 targets: 2 DUPLICATE, 2 POSSIBLE, 1 NOT_DUPLICATE"
     assert cli._verdict_summary(report[:1]) == "1 target: 1 NOT_DUPLICATE"
+
+
+def test_verdict_summary_refuses_an_unknown_verdict():
+    """One ranking of verdicts (summarize_duplicates): a verdict it does not know is named."""
+    report = Table({"target": ["A"], "observation": ["o1"], "verdict": ["UNCLASSIFIED"]})
+    with pytest.raises(InvalidQueryError, match="UNCLASSIFIED"):
+        cli._verdict_summary(report)
 
 
 def test_options_before_and_after_the_command():
@@ -529,12 +538,13 @@ def test_values_with_positional_filters(server, capsys):
 
 def test_cache_is_used_unless_no_cache(server, mast, capsys):
     mast.clear_log()
-    for _ in range(2):
-        assert main(["count", "grating=G140M", "--server", server]) == 0
-    assert mast.count(NIRSPEC_SERVICE) == 1
-    for _ in range(2):
-        assert main(["count", "grating=G140M", "--server", server, "--no-cache"]) == 0
-    assert mast.count(NIRSPEC_SERVICE) == 3
+    with cache_conf.set_temp("cache_active", True):   # astroquery's setting, not the user's
+        for _ in range(2):
+            assert main(["count", "grating=G140M", "--server", server]) == 0
+        assert mast.count(NIRSPEC_SERVICE) == 1
+        for _ in range(2):
+            assert main(["count", "grating=G140M", "--server", server, "--no-cache"]) == 0
+        assert mast.count(NIRSPEC_SERVICE) == 3
 
 
 def test_server_and_timeout_apply_only_during_the_command(server):
