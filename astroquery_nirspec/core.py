@@ -26,7 +26,7 @@ from astroquery.utils import async_to_sync
 from . import conf
 from . import fields as _fields
 from . import filters as _filters
-from . import sky, tables, transport
+from . import payload, sky, tables, transport
 from .progress import page_reporter, progress_bar
 from . import duplication as _duplication
 from .duplication import DuplicationRules, build_report, read_targets
@@ -172,24 +172,6 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
             coord = self.resolve_object(coordinates, cache=cache)
         return coord
 
-    @staticmethod
-    def _check_paging(pagesize, page):
-        pagesize = conf.pagesize if pagesize is None else pagesize
-        if isinstance(pagesize, bool) or not isinstance(pagesize, (int, np.integer)) or pagesize < 1:
-            raise InvalidQueryError(f"Invalid pagesize {pagesize!r}: give a positive whole number.")
-        if page is not None and (isinstance(page, bool) or not isinstance(page, (int, np.integer))
-                                 or page < 1):
-            raise InvalidQueryError(f"Invalid page {page!r}: pages are numbered from 1.")
-        return int(pagesize), page
-
-    def _request_dict(self, columns, filters, *, pagesize=None, page=None):
-        pagesize, page = self._check_paging(pagesize, page)
-        return {"service": self.SERVICE,
-                "params": {"columns": columns, "filters": filters},
-                "format": "json",
-                "pagesize": int(pagesize),
-                "page": 1 if page is None else int(page)}
-
     def _prepare(self, columns, coordinates, radius, filters, *, cache):
         """Validate everything and return (columns string, filters, cone, wanted names)."""
         wanted = _filters.parse_columns(columns)
@@ -199,30 +181,14 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
             if coordinates is None:
                 raise InvalidQueryError("radius= was given without coordinates=.")
             angle = sky.parse_radius(radius)
-            for name in ("targ_ra", "targ_dec"):
+            for name in payload.POSITION_COLUMNS:
                 if any(f["paramName"] == name for f in filter_list):
                     raise InvalidQueryError(
                         f"Give either coordinates= or a {name} filter, not both.")
             center = self._resolve(coordinates, cache=cache)
             filter_list.extend(sky.cone_filters(center, angle))
             cone = (center, angle)
-        sent = wanted
-        if cone is not None and wanted is not None:
-            sent = wanted + [c for c in ("targ_ra", "targ_dec") if c not in wanted]
-        columns_text = "*" if sent is None else ", ".join(sent)
-        return columns_text, filter_list, cone, wanted
-
-    @staticmethod
-    def _check_row_limit(row_limit):
-        if row_limit is None:
-            row_limit = conf.row_limit
-        if isinstance(row_limit, bool) or not isinstance(row_limit, (int, np.integer)):
-            raise InvalidQueryError(f"Invalid row_limit {row_limit!r}: give a whole number "
-                                    "(-1 or None for no limit).")
-        if row_limit == 0 or row_limit < -1:
-            raise InvalidQueryError(f"Invalid row_limit {row_limit!r}: give a positive number, "
-                                    "or -1 for no limit.")
-        return None if row_limit == -1 else int(row_limit)
+        return payload.sent_columns(wanted, cone=cone is not None), filter_list, cone, wanted
 
     # ------------------------------------------------------------------ queries
     def query_filtered_async(self, columns=None, *, coordinates=None, radius=None, pagesize=None,
@@ -276,11 +242,11 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         >>> payload["params"]["filters"][1]
         {'paramName': 'effexptm', 'values': [{'min': 1000, 'max': 1e+300}]}
         """
-        limit = self._check_row_limit(row_limit)
-        self._check_paging(pagesize, page)
+        limit = payload.checked_row_limit(row_limit)
+        paging = payload.Paging.checked(pagesize, page)
         columns_text, filter_list, cone, wanted = self._prepare(
             columns, coordinates, radius, filters, cache=cache)
-        request = self._request_dict(columns_text, filter_list, pagesize=pagesize, page=page)
+        request = payload.nirspec_request(columns_text, filter_list, paging)
         if get_query_payload:
             return request
         responses = self._send(request, cache=cache, retrieve_all=page is None,
@@ -320,7 +286,7 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
             coordinates, radius, filters, cache=cache)
         if cone is None:
             columns_text = "COUNT_BIG(*)"
-        request = self._request_dict(columns_text, filter_list)
+        request = payload.nirspec_request(columns_text, filter_list)
         if get_query_payload:
             return request
         responses = self._send(request, cache=cache, retrieve_all=cone is not None)
@@ -381,7 +347,7 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         name = _fields.get_field(field).name
         columns_text, filter_list, cone, _ = self._prepare(
             [name], coordinates, radius, filters, cache=cache)
-        request = self._request_dict(columns_text, filter_list)
+        request = payload.nirspec_request(columns_text, filter_list)
         if get_query_payload:
             return request
         responses = self._send(request, cache=cache)
@@ -416,7 +382,7 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         True
         """
         if refresh:
-            request = self._request_dict("*", [], pagesize=1, page=1)
+            request = payload.nirspec_request("*", [], payload.Paging(1, 1))
             responses = self._send(request, cache=False, retrieve_all=False)
             return _fields.use_live_fields(transport.reply_json(responses[0]).get("fields"))
         return _fields.fields_table(match)
