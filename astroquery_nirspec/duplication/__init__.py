@@ -15,7 +15,7 @@ Pure building blocks, with no network access, one concern per module:
 - ``judge``: `evaluate` compares targets with those groups and
   gives a verdict (``DUPLICATE``, ``POSSIBLE`` or ``NOT_DUPLICATE``) with each criterion in
   its own column;
-- ``search``: the sky fields of a target list and their CAOM
+- ``search``: `sky_fields`, the sky fields of a target list and their CAOM
   requests;
 - ``report``: `build_report` turns the CAOM replies of a check into its report.
 
@@ -54,6 +54,7 @@ from .msa import (MsaMetadataError, apply_source_evidence, msa_files, msa_lookup
                   read_msa_sources, sources_by_observation)
 from .report import build_report
 from .rules import VERDICTS, DuplicationRules
+from .search import SkyFields, sky_fields
 from .summary import summarize_duplicates
 from .targets import TARGET_COLUMNS, TargetList, read_targets
 
@@ -77,6 +78,7 @@ __all__ = [
     "TARGET_COLUMNS",
     "VERDICTS",
     "DuplicationRules",
+    "SkyFields",
     "MsaMetadataError",
     "TargetList",
     "apply_source_evidence",
@@ -91,6 +93,7 @@ __all__ = [
     "parse_observation",
     "read_msa_sources",
     "read_targets",
+    "sky_fields",
     "sources_by_observation",
     "summarize_duplicates",
     "valid_filters",

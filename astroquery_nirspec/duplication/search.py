@@ -7,6 +7,8 @@ at which a candidate can still matter (the duplication radius, the MSA cross-che
 radius, times the "near" factor). Pure functions, no I/O: the requests are sent by
 `~astroquery_nirspec.NirspecMastClass.check_duplicates_async`.
 """
+from dataclasses import dataclass
+
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
@@ -14,7 +16,8 @@ from astropy.coordinates import Angle, SkyCoord
 from .caom import caom_rows_table  # noqa: F401  (moved to caom; importable here as before)
 from .nirspec import MSA_CROSS_MODES
 
-__all__ = ["CAOM_SERVICE", "MAX_FIELD_RADIUS", "cluster_targets", "search_radius", "field_requests"]
+__all__ = ["CAOM_SERVICE", "MAX_FIELD_RADIUS", "SkyFields", "cluster_targets", "search_radius",
+           "sky_fields", "field_requests"]
 
 #: CAOM holds planned (calib_level -1) and exclusive-access observations; the JWST
 #: file-level service does not (mast-protocol.md §0.5).
@@ -122,9 +125,98 @@ def cluster_targets(coords, *, max_radius=MAX_FIELD_RADIUS):
             Angle(np.array(extents), u.deg))
 
 
+@dataclass(frozen=True)
+class SkyFields:
+    """
+    The sky fields of a target list and the CAOM request of each.
+
+    Attributes
+    ----------
+    requests : list of dict
+        One ``Mast.Caom.Filtered.Position`` request per field.
+    labels : `numpy.ndarray` of int
+        The field of each target (an index into the other attributes).
+    centers : `~astropy.coordinates.SkyCoord`
+        The centre of each field (the position of its request).
+    radii : `~astropy.coordinates.Angle`
+        The search radius of each field, the one written into its request: the field's
+        extent plus the largest `search_radius` of its targets.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication import DuplicationRules, read_targets, sky_fields
+    >>> t = read_targets([{"name": "a", "ra": 10, "dec": 20, "aperture": "IFU",
+    ...                    "grating": "G395H", "filter": "F290LP", "exposure_time": 1000}])
+    >>> fields = sky_fields(t, DuplicationRules(), pagesize=50000)
+    >>> len(fields), fields.labels.tolist(), fields.radii.to("arcsec")
+    (1, [0], <Angle [270.] arcsec>)
+    """
+
+    requests: list
+    labels: np.ndarray
+    centers: SkyCoord
+    radii: Angle
+
+    def __len__(self):
+        return len(self.requests)
+
+
+def _field_request(center, radius, pagesize):
+    """The CAOM request of one field (centre and radius in degrees)."""
+    position = f"{center[0]:.10g}, {center[1]:.10g}, {radius:.10g}"
+    return {"service": CAOM_SERVICE,
+            "params": {"columns": "*", "filters": [dict(f) for f in CAOM_FILTERS],
+                       "position": position},
+            "format": "json", "pagesize": int(pagesize), "page": 1}
+
+
+def sky_fields(targets, rules, *, pagesize, max_radius=MAX_FIELD_RADIUS):
+    """
+    The sky fields that cover every target of a list, with one CAOM request each.
+
+    Parameters
+    ----------
+    targets : `~astropy.table.Table`
+        Output of `~astroquery_nirspec.duplication.read_targets`.
+    rules : `~astroquery_nirspec.duplication.DuplicationRules`
+    pagesize : int
+        Rows per page.
+    max_radius : `~astropy.units.Quantity`
+        Largest field radius (targets are clustered within it).
+
+    Returns
+    -------
+    fields : `SkyFields`
+        The requests, the field of each target, and each field's centre and search
+        radius.
+
+    Examples
+    --------
+    >>> from astroquery_nirspec.duplication import DuplicationRules, read_targets, sky_fields
+    >>> t = read_targets([{"name": n, "ra": ra, "dec": -27.8, "aperture": "MSA",
+    ...                    "grating": "G395H", "filter": "F290LP", "exposure_time": 1000}
+    ...                   for n, ra in [("a", 53.1), ("b", 53.102), ("c", 150.0)]])
+    >>> fields = sky_fields(t, DuplicationRules(), pagesize=50000)
+    >>> fields.labels.tolist(), fields.centers.ra.deg.round(3).tolist()
+    ([0, 0, 1], [53.101, 150.0])
+    >>> fields.requests[1]["params"]["position"], fields.radii[1].to("arcsec")
+    ('150, -27.8, 0.075', <Angle 270. arcsec>)
+    """
+    labels, centers, extents = cluster_targets(targets["coord"], max_radius=max_radius)
+    reach = search_radius(targets, rules).to_value(u.deg)
+    widest = np.full(len(centers), -np.inf)
+    np.maximum.at(widest, labels, reach)
+    radii = extents.to_value(u.deg) + widest
+    requests = [_field_request(center, radius, pagesize)
+                for center, radius in zip(zip(centers.ra.deg, centers.dec.deg), radii)]
+    return SkyFields(requests=requests, labels=labels, centers=centers, radii=Angle(radii, u.deg))
+
+
 def field_requests(targets, rules, *, pagesize, max_radius=MAX_FIELD_RADIUS):
     """
     The CAOM requests that cover every target of a list, one per sky field.
+
+    The requests and labels of `sky_fields`.
 
     Parameters
     ----------
@@ -153,15 +245,5 @@ def field_requests(targets, rules, *, pagesize, max_radius=MAX_FIELD_RADIUS):
     >>> len(requests), requests[0]["params"]["position"]
     (1, '53.101, -27.8, 0.07588458098')
     """
-    labels, centers, extents = cluster_targets(targets["coord"], max_radius=max_radius)
-    reach = search_radius(targets, rules)
-    requests = []
-    for index in range(len(centers)):
-        members = labels == index
-        radius = (extents[index] + reach[members].max()).to_value(u.deg)
-        position = f"{centers[index].ra.deg:.10g}, {centers[index].dec.deg:.10g}, {radius:.10g}"
-        requests.append({"service": CAOM_SERVICE,
-                         "params": {"columns": "*", "filters": [dict(f) for f in CAOM_FILTERS],
-                                    "position": position},
-                         "format": "json", "pagesize": int(pagesize), "page": 1})
-    return requests, labels
+    fields = sky_fields(targets, rules, pagesize=pagesize, max_radius=max_radius)
+    return fields.requests, fields.labels
