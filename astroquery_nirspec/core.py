@@ -9,14 +9,11 @@ pages into a Table.
 """
 # Standard library
 import os
-import warnings
 from pathlib import Path
 
 # Third party
-import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from astropy.utils.exceptions import AstropyUserWarning
 from astroquery.exceptions import InvalidQueryError, LoginError, ResolverError
 from astroquery import cache_conf
 from astroquery.query import BaseQuery
@@ -28,17 +25,12 @@ from . import fields as _fields
 from . import filters as _filters
 from . import payload, sky, tables, transport
 from .progress import page_reporter, progress_bar
-from . import duplication as _duplication
 from .duplication import DuplicationRules, build_report, read_targets
 from .duplication import search as _search
 from .download import DownloadMixin
+from .msa_evidence import add_source_evidence
 
 __all__ = ["NirspecMast", "NirspecMastClass", "ResponseList"]
-
-#: Added to a sky field's CAOM radius for the MSA-file lookup: MOS exposures are listed at
-#: their catalogue reference position, up to about the MSA's own size (3.6' x 3.4') away.
-MSA_EXTENT = 4 * u.arcmin
-
 
 class ResponseList(list):
     """
@@ -479,16 +471,15 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         if not isinstance(rules, DuplicationRules):
             raise InvalidQueryError(f"Invalid rules {rules!r}: give a DuplicationRules instance.")
         table = read_targets(targets)
-        requests, labels = _search.field_requests(table, rules, pagesize=int(conf.pagesize))
+        fields = _search.sky_fields(table, rules, pagesize=int(conf.pagesize))
         if get_query_payload:
-            return requests
-        responses = ResponseList(kind="duplicates", targets=table, rules=rules, requests=requests,
-                                 labels=labels)
-        with progress_bar(len(requests), desc="sky fields", unit="field",
+            return fields.requests
+        responses = ResponseList(kind="duplicates", targets=table, rules=rules, fields=fields,
+                                 requests=fields.requests, labels=fields.labels)
+        with progress_bar(len(fields), desc="sky fields", unit="field",
                           enabled=self._progress_enabled()) as bar:
-            for pages in transport.invoke_many(self, requests, cache=self._cache_allowed(cache),
-                                               headers=self._auth_headers(),
-                                               progress=lambda done: bar.update(1)):
+            for pages in self._send_many(fields.requests, cache=cache,
+                                         progress=lambda done: bar.update(1)):
                 responses.extend(pages)
         return responses
 
@@ -530,46 +521,28 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
             return responses
         report = self._parse_result(responses)
         if msa_sources:
-            report = self._msa_evidence(report, responses.context, cache=cache)
+            def fetch(requests):
+                return [transport.reply_json(r) for pages in self._send_many(requests, cache=cache)
+                        for r in pages]
+            report = add_source_evidence(report, responses.context["fields"], responses.context["rules"],
+                                         fetch=fetch, download=self._download_msa_files,
+                                         pagesize=int(conf.pagesize))
         return report
 
-    def _msa_evidence(self, report, context, *, cache):
-        """Source-level evidence for the executed MOS observations of a report."""
-        rules = context["rules"]
-        mos = (np.asarray(report["mode"]) == "MOS") & ~np.asarray(report["planned"], dtype=bool)
-        fields = sorted(set(int(f) for f in np.asarray(report["field"])[mos]))
-        if not fields:
-            return _duplication.apply_source_evidence(report, {}, rules.source_radius)
-        positions = [context["requests"][f]["params"]["position"] for f in fields]
-        ra, dec, radius = np.array([[float(v) for v in p.split(",")] for p in positions]).T
-        lookups = _duplication.msa_lookup_requests(
-            SkyCoord(ra * u.deg, dec * u.deg), radius * u.deg + MSA_EXTENT, pagesize=int(conf.pagesize))
-        results = [transport.reply_json(r) for pages in transport.invoke_many(
-            self, lookups, cache=self._cache_allowed(cache), headers=self._auth_headers())
-            for r in pages]
-        files = _duplication.msa_files(results)
-        sources = self._read_msa_files(files)
-        observed = _duplication.sources_by_observation(files, sources)
-        return _duplication.apply_source_evidence(report, observed, rules.source_radius)
+    def _send_many(self, requests, *, cache, progress=None):
+        """Send independent requests (`transport.invoke_many`); the pages of each, in order."""
+        return transport.invoke_many(self, requests, cache=self._cache_allowed(cache),
+                                     headers=self._auth_headers(), progress=progress)
 
-    def _read_msa_files(self, files):
-        """``{msametfl: sources}`` of every MSA file that downloads and reads."""
-        names = sorted(set(str(n) for n in files["msametfl"])) if len(files) else []
-        if not names:
-            return {}
+    def _download_msa_files(self, names):
+        """``{name: path}`` of the MSA metadata files that download (into the cache folder)."""
         folder = Path(self.cache_location) / "msa_metadata"
         folder.mkdir(parents=True, exist_ok=True)
         manifest = self.download_files([f"mast:JWST/product/{n}" for n in names],
                                        download_dir=folder, verbose=False)
-        sources = {}
-        for name, path, status in zip(names, manifest["Local Path"], manifest["Status"]):
-            if str(status) in ("COMPLETE", "SKIPPED"):
-                try:
-                    sources[name] = _duplication.read_msa_sources(str(path))
-                except _duplication.MsaMetadataError as err:
-                    warnings.warn(f"MSA metadata {name} is unreadable ({err}); its observation is "
-                                  "judged at the field level.", AstropyUserWarning)
-        return sources
+        return {name: path for name, path, status in
+                zip(names, manifest["Local Path"], manifest["Status"])
+                if str(status) in ("COMPLETE", "SKIPPED")}
 
     # ------------------------------------------------------------------ parsing
     def _parse_result(self, responses, *, verbose=False):
