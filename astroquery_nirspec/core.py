@@ -1,21 +1,21 @@
 """
 `NirspecMastClass`: the public query methods, wired from the modules that do the work.
 
-Validation and payloads (`astroquery_nirspec.filters`, `astroquery_nirspec.sky`),
-the transport (`astroquery_nirspec.transport`) and Table building
-(`astroquery_nirspec.tables`) live apart; each ``*_async`` method here validates,
-builds the request and sends it, and `NirspecMastClass._parse_result` turns the
-pages into a Table.
+Validation and payloads (`astroquery_nirspec.filters`, `astroquery_nirspec.sky`,
+`astroquery_nirspec.payload`), the token (`astroquery_nirspec.auth`), the transport
+(`astroquery_nirspec.transport`), Table building (`astroquery_nirspec.tables`), the
+duplication rules (`astroquery_nirspec.duplication`, `astroquery_nirspec.msa_evidence`)
+and downloads (`astroquery_nirspec.download`) live apart; each ``*_async`` method here
+validates, builds the request and sends it, and `NirspecMastClass._parse_result` turns
+the pages into a Table.
 """
 # Standard library
-import os
 from pathlib import Path
 
 # Third party
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from astroquery.exceptions import InvalidQueryError, LoginError, ResolverError
-from astroquery import cache_conf
+from astroquery.exceptions import InvalidQueryError, ResolverError
 from astroquery.query import BaseQuery
 from astroquery.utils import async_to_sync
 
@@ -27,10 +27,12 @@ from . import payload, sky, tables, transport
 from .progress import page_reporter, progress_bar
 from .duplication import DuplicationRules, build_report, read_targets
 from .duplication import search as _search
+from .auth import LoginMixin
 from .download import DownloadMixin
 from .msa_evidence import add_source_evidence
 
 __all__ = ["NirspecMast", "NirspecMastClass", "ResponseList"]
+
 
 class ResponseList(list):
     """
@@ -46,7 +48,7 @@ class ResponseList(list):
 
 
 @async_to_sync
-class NirspecMastClass(DownloadMixin, BaseQuery):
+class NirspecMastClass(LoginMixin, DownloadMixin, BaseQuery):
     """
     Query MAST's JWST NIRSpec file-level metadata (``Mast.Jwst.Filtered.Nirspec``).
 
@@ -62,83 +64,6 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
 
     SERVICE = _fields.SERVICE
     NAME_LOOKUP_SERVICE = "Mast.Name.Lookup"
-
-    def __init__(self):
-        super().__init__()
-        self._token = None
-
-    # ------------------------------------------------------------------ login
-    def login(self, token=None):
-        """
-        Log in to MAST with an API token, for exclusive-access data.
-
-        The token is sent as an ``Authorization`` header to the configured server
-        only, and only over HTTPS unless the server is on the loopback address. It
-        never appears in logs, warnings, errors, query payloads or the cache: while
-        logged in, replies are not cached.
-
-        Parameters
-        ----------
-        token : str, optional
-            A MAST API token (https://auth.mast.stsci.edu/token); default the
-            ``MAST_API_TOKEN`` environment variable.
-
-        Raises
-        ------
-        astroquery.exceptions.LoginError
-            When no token is given or found.
-
-        Examples
-        --------
-        >>> from astroquery_nirspec import NirspecMast
-        >>> NirspecMast.login(token="not-a-real-token")
-        >>> NirspecMast.logout()
-        """
-        token = token if token is not None else os.environ.get("MAST_API_TOKEN")
-        if not isinstance(token, str) or not token.strip():
-            raise LoginError("No MAST token: pass login(token=...) or set MAST_API_TOKEN; "
-                             "create a token at https://auth.mast.stsci.edu/token.")
-        self._token = token.strip()
-
-    def logout(self):
-        """
-        Forget the MAST token; later requests are anonymous.
-
-        Examples
-        --------
-        >>> from astroquery_nirspec import NirspecMast
-        >>> NirspecMast.logout()
-        """
-        self._token = None
-
-    def _auth_headers(self):
-        """The Authorization header for the configured server, or {} when logged out."""
-        if not self._token:
-            return {}
-        if not transport.may_send_token(conf.server):
-            raise LoginError(f"Refusing to send the MAST token to {conf.server!r}: it goes only to "
-                             "MAST's own hosts over https:// (or a test server on this machine); "
-                             "change conf.server or log out.")
-        return {"Authorization": f"token {self._token}"}
-
-    def _cache_allowed(self, cache):
-        """``cache=None`` follows astroquery's setting; never while a token is in use."""
-        if self._token:
-            return False
-        return cache_conf.cache_active if cache is None else bool(cache)
-
-    def _response_hook(self, response, *args, **kwargs):
-        """astroquery's request logging, with the Authorization header redacted."""
-        if "Authorization" in response.request.headers:
-            # a copy: requests reuses the request object when it follows a redirect
-            response.request = response.request.copy()
-            response.request.headers["Authorization"] = "token [redacted]"
-        # astroquery formats the whole reply (response.text, textwrap.indent) at any log
-        # level and then drops it unless DEBUG: only call it when it would log.
-        from astroquery import log
-        if log.isEnabledFor(10) or log.isEnabledFor(5):
-            return super()._response_hook(response, *args, **kwargs)
-        return None
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
