@@ -17,6 +17,7 @@ from astropy.time import Time
 from astroquery.exceptions import NoResultsWarning
 
 from astroquery_nirspec import NirspecMast, conf, transport
+from astroquery_nirspec.duplication import msa_files, msa_lookup_requests, read_msa_sources
 from astroquery_nirspec.fields import field_names
 
 pytestmark = pytest.mark.remote_data
@@ -100,3 +101,38 @@ def test_caom_position_rows_bots_and_repeated_obsids():
         warnings.simplefilter("ignore", NoResultsWarning)
         report = NirspecMast.check_duplicates([WASP39], cache=False)
     assert "DUPLICATE" in set(str(v) for v in report["verdict"])   # 1366 observed it
+
+
+def test_pages_in_flight_give_the_rows_of_pages_one_at_a_time():
+    """MAST serves ``conf.max_concurrent_pages`` (3) pages of one query at once, each page
+    the rows it holds when they are fetched one at a time: no 429, none lost or repeated."""
+    columns = ["filename", "ArchiveFileID"]
+    total = NirspecMast.query_filtered_count(cache=False, **SMALL)
+    assert total >= 4
+    pagesize = total // 4                                 # four or five pages, three in flight
+    tables = []
+    for in_flight in (1, 3):
+        with conf.set_temp("max_concurrent_pages", in_flight):
+            tables.append(NirspecMast.query_filtered(columns, pagesize=pagesize, cache=False, **SMALL))
+    one, three = tables
+    assert len(one) == total
+    assert list(one["ArchiveFileID"]) == list(three["ArchiveFileID"])
+    assert len(set(one["ArchiveFileID"])) == len(one)
+
+
+def test_msa_metadata_files_are_named_and_downloadable():
+    """MOS exposures name their MSA metadata file (``msametfl``); it downloads as
+    ``mast:JWST/product/<name>`` and holds SHUTTER_INFO and SOURCE_INFO (jwst layout)."""
+    from astropy.coordinates import SkyCoord
+    import astropy.units as u
+
+    smacs = SkyCoord(110.8 * u.deg, -73.46 * u.deg)       # ERO SMACS J0723, programme 2736
+    request = msa_lookup_requests(smacs, 6 * u.arcmin, pagesize=5000)[0]
+    pages = transport.invoke(NirspecMast, request)
+    files = msa_files([transport.reply_json(p) for p in pages])
+    assert 2736 in set(int(p) for p in files["program"])
+    name = str(files["msametfl"][0])
+    manifest = NirspecMast.download_files([f"mast:JWST/product/{name}"], verbose=False)
+    assert str(manifest["Status"][0]) == "COMPLETE", manifest
+    sources = read_msa_sources(str(manifest["Local Path"][0]))
+    assert len(sources) > 0
