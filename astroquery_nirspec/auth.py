@@ -4,7 +4,7 @@ send, and what it changes (no cache while logged in; the header redacted in logs
 
 `LoginMixin` goes before `~astroquery.query.BaseQuery` in a class's bases, as
 `~astroquery_nirspec.NirspecMastClass` does. Where the token may go is decided by
-`astroquery_nirspec.hosts.may_send_token`.
+`~astroquery_nirspec.transport.may_send_token` (defined in ``astroquery_nirspec.hosts``).
 """
 import os
 
