@@ -40,6 +40,7 @@ def make_targets(n_fields=20, per_field=50, seed=3):
     rng = np.random.default_rng(seed)
     apertures = list(DUPLICATION_RADII)
     rows = []
+    width = max(2, len(str(n_fields - 1)))
     for field in range(n_fields):
         ra0, dec0 = rng.uniform(0, 360), np.degrees(np.arcsin(rng.uniform(-0.9, 0.9)))
         center = SkyCoord(ra0 * u.deg, dec0 * u.deg)
@@ -47,23 +48,25 @@ def make_targets(n_fields=20, per_field=50, seed=3):
                                                4 * u.arcmin * np.sqrt(rng.random(per_field)))
         for k, coord in enumerate(offsets):
             grating, filt = GRATING_FILTER_PAIRS[int(rng.integers(0, len(GRATING_FILTER_PAIRS)))]
-            rows.append((f"F{field:02d}-T{k:03d}", float(coord.ra.deg), float(coord.dec.deg),
+            rows.append((f"F{field:0{width}d}-T{k:03d}", float(coord.ra.deg), float(coord.dec.deg),
                          apertures[int(rng.integers(0, len(apertures)))], grating, filt,
                          float(rng.uniform(500, 5000))))
     return Table(rows=rows, names=["name", "ra", "dec", "aperture", "grating", "filter", "exposure_time"])
 
 
-def make_caom(targets, per_field=60, duplicate_fraction=0.1, seed=4):
+def make_caom(targets, per_field=60, duplicate_fraction=0.1, seed=4, spread_deg=0.08):
     """Archived and planned NIRSpec observations around every field, some of them duplicates."""
     import mast_double
 
     rng = np.random.default_rng(seed)
     rows = []
-    fields = sorted({name.split("-")[0] for name in targets["name"]})
-    for index, field in enumerate(fields):
-        members = targets[[name.startswith(field + "-") for name in targets["name"]]]
-        center = (float(np.mean(members["ra"])), float(np.mean(members["dec"])))
-        rows += mast_double.make_caom_rows(per_field, seed=seed + index, center=center, spread_deg=0.08)
+    fields, field_of = np.unique([name.split("-")[0] for name in targets["name"]], return_inverse=True)
+    counts = np.bincount(field_of)
+    ra_mean = np.bincount(field_of, weights=np.asarray(targets["ra"])) / counts
+    dec_mean = np.bincount(field_of, weights=np.asarray(targets["dec"])) / counts
+    for index in range(len(fields)):
+        center = (float(ra_mean[index]), float(dec_mean[index]))
+        rows += mast_double.make_caom_rows(per_field, seed=seed + index, center=center, spread_deg=spread_deg)
     for target in targets[rng.random(len(targets)) < duplicate_fraction]:
         mode = APERTURE_MODE[target["aperture"]]
         rows.append(mast_double.caom_row(
