@@ -46,9 +46,9 @@ def make_targets(n_fields=20, per_field=50, seed=3):
         center = SkyCoord(ra0 * u.deg, dec0 * u.deg)
         offsets = center.directional_offset_by(rng.uniform(0, 360, per_field) * u.deg,
                                                4 * u.arcmin * np.sqrt(rng.random(per_field)))
-        for k, coord in enumerate(offsets):
+        for k, (ra, dec) in enumerate(zip(offsets.ra.deg.tolist(), offsets.dec.deg.tolist())):
             grating, filt = GRATING_FILTER_PAIRS[int(rng.integers(0, len(GRATING_FILTER_PAIRS)))]
-            rows.append((f"F{field:0{width}d}-T{k:03d}", float(coord.ra.deg), float(coord.dec.deg),
+            rows.append((f"F{field:0{width}d}-T{k:03d}", ra, dec,
                          apertures[int(rng.integers(0, len(apertures)))], grating, filt,
                          float(rng.uniform(500, 5000))))
     return Table(rows=rows, names=["name", "ra", "dec", "aperture", "grating", "filter", "exposure_time"])
