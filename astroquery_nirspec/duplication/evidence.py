@@ -159,7 +159,7 @@ def apply_source_evidence(report, sources_by_observation, radius=SOURCE_RADIUS):
     if not isinstance(sources_by_observation, dict):
         raise InvalidQueryError("sources_by_observation must be a dict {(program, observation): "
                                 f"Table}}, got {type(sources_by_observation).__name__}.")
-    out = report.copy()
+    out = report.copy(copy_data=False)          # the columns replaced below are new ones
     n = len(out)
     modes = np.char.upper(np.asarray(np.ma.filled(out["mode"], ""), dtype=str))
     planned = np.asarray(np.ma.filled(out["planned"], False), dtype=bool)
@@ -168,14 +168,11 @@ def apply_source_evidence(report, sources_by_observation, radius=SOURCE_RADIUS):
     checked, separation, name = _match_observations(out, rows, sources_by_observation)
     observed = checked & (separation <= limit)
 
-    verdicts = np.asarray(out["verdict"], dtype=object)
-    reasons = np.asarray(out["reason"], dtype=object)
-    for i in np.flatnonzero(mos):
-        state = (None if not checked[i] else bool(observed[i]))
-        verdicts[i], reasons[i] = _evidence_reason(reasons[i], verdicts[i], state, separation[i],
-                                                   name[i], planned[i])
-    out["verdict"] = Column(verdicts.astype(str))
-    out["reason"] = Column(reasons.astype(str))
+    verdicts, reasons = np.asarray(out["verdict"], dtype=str), np.asarray(out["reason"], dtype=str)
+    changed = [_evidence_reason(reasons[i], verdicts[i], None if not checked[i] else bool(observed[i]),
+                                separation[i], name[i], planned[i]) for i in np.flatnonzero(mos)]
+    out["verdict"] = _replaced(verdicts, mos, [verdict for verdict, _ in changed])
+    out["reason"] = _replaced(reasons, mos, [reason for _, reason in changed])
     at = out.colnames.index("reason") + 1
     out.add_column(MaskedColumn(observed, mask=~checked), name="source_observed", index=at)
     has_source = checked & np.isfinite(separation)
@@ -190,13 +187,23 @@ def apply_source_evidence(report, sources_by_observation, radius=SOURCE_RADIUS):
     return _by_target_and_verdict(out)
 
 
+def _replaced(values, where, new):
+    """A string Column of ``values`` with ``new`` where ``where`` is True, as wide as needed."""
+    width = max([len(value) for value in new] + [values.dtype.itemsize // 4, 1])
+    data = values.astype(f"U{width}")
+    data[where] = new
+    return Column(data)
+
+
 def _by_target_and_verdict(report):
     """Rows grouped by target (first-appearance order), most severe verdict first, else stable."""
     if len(report) == 0:
         return report
-    rank = {verdict: i for i, verdict in enumerate(VERDICTS)}
-    severity = np.array([rank.get(str(v), len(VERDICTS)) for v in report["verdict"]])
+    verdicts = np.asarray(report["verdict"], dtype=str)
+    severity = np.full(len(report), len(VERDICTS))
+    for rank, verdict in enumerate(VERDICTS):
+        severity[verdicts == verdict] = rank
     _, first, inverse = np.unique(np.asarray(report["target"], dtype=str), return_index=True,
                                   return_inverse=True)
-    target_order = first[inverse]
+    target_order = first[inverse.reshape(-1)]
     return report[np.lexsort((severity, target_order))]
