@@ -134,4 +134,6 @@ def test_targets_alone_and_pairs_keep_masks_and_types():
     paired = ~report["observation"].mask
     assert paired.any() and not report["separation"].mask[paired].any()
     assert report["calib_level"].dtype.kind == "i" and report["planned"].dtype == bool
-    assert report["reason"].dtype.kind == "U" and alone["radius"][0] > 0
+    # the reasons are str objects, each as long as it is (not a fixed-width array)
+    assert report["reason"].dtype == object and all(type(r) is str for r in report["reason"])
+    assert alone["radius"][0] > 0

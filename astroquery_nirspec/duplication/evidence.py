@@ -168,7 +168,7 @@ def apply_source_evidence(report, sources_by_observation, radius=SOURCE_RADIUS):
     checked, separation, name = _match_observations(out, rows, sources_by_observation)
     observed = checked & (separation <= limit)
 
-    verdicts, reasons = np.asarray(out["verdict"], dtype=str), np.asarray(out["reason"], dtype=str)
+    verdicts, reasons = np.asarray(out["verdict"], dtype=str), np.asarray(out["reason"])
     changed = [_evidence_reason(reasons[i], verdicts[i], None if not checked[i] else bool(observed[i]),
                                 separation[i], name[i], planned[i]) for i in np.flatnonzero(mos)]
     out["verdict"] = _replaced(verdicts, mos, [verdict for verdict, _ in changed])
@@ -188,9 +188,14 @@ def apply_source_evidence(report, sources_by_observation, radius=SOURCE_RADIUS):
 
 
 def _replaced(values, where, new):
-    """A string Column of ``values`` with ``new`` where ``where`` is True, as wide as needed."""
-    width = max([len(value) for value in new] + [values.dtype.itemsize // 4, 1])
-    data = values.astype(f"U{width}")
+    """
+    A Column of ``values`` with ``new`` where ``where`` is True: of str objects for an object
+    array (the report's reasons), else a str array as wide as needed.
+    """
+    if values.dtype == object:
+        data = values.copy()
+    else:
+        data = values.astype(f"U{max([len(value) for value in new] + [values.dtype.itemsize // 4, 1])}")
     data[where] = new
     return Column(data)
 

@@ -448,7 +448,7 @@ _RESULT_COLUMNS = (
     ("config_ok", bool, None, False),
     ("exptime_ok", bool, None, False),
     ("verdict", str, None, False),
-    ("reason", str, None, False),
+    ("reason", object, None, False),   # str objects: a fixed-width array would be ~5x larger
 )
 
 _FILL = {str: "", float: np.nan, int: 0, bool: False}
@@ -488,7 +488,8 @@ def _result_table(pairs, severity, reasons, t, g, rules):
             data = columns[name]
             if name in masks:
                 data = np.where(masks[name], 0, data)
-        data = np.asarray(data.tolist() if data.dtype == object else data, dtype=dtype)
+        if dtype is not object:
+            data = np.asarray(data.tolist() if data.dtype == object else data, dtype=dtype)
         if dtype is str and len(data) == 0:
             data = data.astype("U1")
         column = (MaskedColumn(data, mask=masks.get(name, lonely), unit=unit, copy=False)
