@@ -17,7 +17,7 @@ add_paths()
 from astropy.table import Table, vstack  # noqa: E402
 
 from astroquery_nirspec.duplication import evaluate, group_observations, read_targets  # noqa: E402
-from bench_duplicates import make_caom, make_targets  # noqa: E402
+from bench_duplicates import make_caom, make_targets, print_targets  # noqa: E402
 
 TARGET_SECONDS = 1.0
 TARGET_PAIRS = (170_000, 185_000)
@@ -64,9 +64,7 @@ def run(quick=False):
     if not quick:
         lo, hi = TARGET_PAIRS
         checks.append((f"{lo} to {hi} near pairs", str(pairs), lo <= pairs <= hi))
-    print_table("Targets", ("target", "measured", "met"),
-                [(name, value, "yes" if ok else "NO") for name, value, ok in checks])
-    results["targets_met"] = {name: ok for name, _, ok in checks}
+    results["targets_met"] = print_targets(checks)
     return results
 
 

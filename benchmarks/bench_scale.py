@@ -134,6 +134,7 @@ def _rows(label, result):
 
 
 def run(quick=False):
+    from bench_duplicates import print_targets
     from serve import ServerProcess
 
     spec = dict(QUICK if quick else FULL)
@@ -162,9 +163,7 @@ def run(quick=False):
                     result["seconds"] < TARGET_SECONDS),
                    (f"{label}: peak memory < 2 GB", fmt_bytes(result["maxrss_bytes"]),
                     result["maxrss_bytes"] < TARGET_BYTES)]
-    print_table("Targets", ("target", "measured", "met"),
-                [(name, value, "yes" if ok else "NO") for name, value, ok in checks])
-    results["targets_met"] = {name: ok for name, _, ok in checks}
+    results["targets_met"] = print_targets(checks)
     return results
 
 

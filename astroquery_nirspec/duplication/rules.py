@@ -131,7 +131,7 @@ class DuplicationRules:
 
     def radii_for(self, apertures):
         """
-        The duplication radius of each aperture of a list (`radius_for` once per distinct one).
+        The duplication radius of each aperture of a list (once per distinct aperture).
 
         Parameters
         ----------
@@ -146,12 +146,14 @@ class DuplicationRules:
         Raises
         ------
         astroquery.exceptions.InvalidQueryError
-            For an unknown aperture.
+            For an unknown aperture, as
+            `~astroquery_nirspec.duplication.DuplicationRules.radius_for`.
 
         Examples
         --------
         >>> from astroquery_nirspec.duplication import DuplicationRules
-        >>> DuplicationRules().radii_for(['MSA', 'IFU', 'S200A1'])
+        >>> rules = DuplicationRules()
+        >>> rules.radii_for(['MSA', 'IFU', 'S200A1'])
         <Quantity [180. ,   4. ,   3.3] arcsec>
         """
         distinct, inverse = np.unique(np.asarray(apertures, dtype=str), return_inverse=True)

@@ -246,13 +246,8 @@ def field_requests(targets, rules, *, pagesize, max_radius=MAX_FIELD_RADIUS):
 
     Parameters
     ----------
-    targets : `~astropy.table.Table`
-        Output of `~astroquery_nirspec.duplication.read_targets`.
-    rules : `~astroquery_nirspec.duplication.DuplicationRules`
-    pagesize : int
-        Rows per page.
-    max_radius : `~astropy.units.Quantity`
-        Largest field radius (targets are clustered within it).
+    targets, rules, pagesize, max_radius
+        As in `sky_fields`.
 
     Returns
     -------
