@@ -109,6 +109,7 @@ def evaluate(targets, groups, rules=None):
     result : `~astropy.table.Table`
         One row per (target, observation, configuration) near the target, in target order, then
         by verdict severity and separation. ``meta`` holds the rules used (`DuplicationRules.as_meta`).
+        ``reason`` holds `str` objects (dtype object), each as long as it is.
 
     Examples
     --------
