@@ -30,9 +30,17 @@ from astroquery_nirspec.duplication import (APERTURE_MODE, DUPLICATION_RADII,  #
 from serve import ServerProcess  # noqa: E402
 
 LATENCY = 0.1
-TARGET_REQUESTS = 40
-TARGET_SPEEDUP = 20.0
+TARGET_REQUESTS = 40          # a CAOM request and an MSA lookup per field
+TARGET_SECONDS = 4.0
+TARGET_SPEEDUP = 60.0
 _INSTRUMENT = {"MOS": "NIRSPEC/MSA", "IFU": "NIRSPEC/IFU", "FS": "NIRSPEC/SLIT"}
+
+
+def print_targets(checks):
+    """Print ``(target, measured, met)`` rows as the "Targets" table; ``{target: met}``."""
+    print_table("Targets", ("target", "measured", "met"),
+                [(name, value, "yes" if ok else "NO") for name, value, ok in checks])
+    return {name: ok for name, _, ok in checks}
 
 
 def make_targets(n_fields=20, per_field=50, seed=3):
@@ -40,30 +48,33 @@ def make_targets(n_fields=20, per_field=50, seed=3):
     rng = np.random.default_rng(seed)
     apertures = list(DUPLICATION_RADII)
     rows = []
+    width = max(2, len(str(n_fields - 1)))
     for field in range(n_fields):
         ra0, dec0 = rng.uniform(0, 360), np.degrees(np.arcsin(rng.uniform(-0.9, 0.9)))
         center = SkyCoord(ra0 * u.deg, dec0 * u.deg)
         offsets = center.directional_offset_by(rng.uniform(0, 360, per_field) * u.deg,
                                                4 * u.arcmin * np.sqrt(rng.random(per_field)))
-        for k, coord in enumerate(offsets):
+        for k, (ra, dec) in enumerate(zip(offsets.ra.deg.tolist(), offsets.dec.deg.tolist())):
             grating, filt = GRATING_FILTER_PAIRS[int(rng.integers(0, len(GRATING_FILTER_PAIRS)))]
-            rows.append((f"F{field:02d}-T{k:03d}", float(coord.ra.deg), float(coord.dec.deg),
+            rows.append((f"F{field:0{width}d}-T{k:03d}", ra, dec,
                          apertures[int(rng.integers(0, len(apertures)))], grating, filt,
                          float(rng.uniform(500, 5000))))
     return Table(rows=rows, names=["name", "ra", "dec", "aperture", "grating", "filter", "exposure_time"])
 
 
-def make_caom(targets, per_field=60, duplicate_fraction=0.1, seed=4):
+def make_caom(targets, per_field=60, duplicate_fraction=0.1, seed=4, spread_deg=0.08):
     """Archived and planned NIRSpec observations around every field, some of them duplicates."""
     import mast_double
 
     rng = np.random.default_rng(seed)
     rows = []
-    fields = sorted({name.split("-")[0] for name in targets["name"]})
-    for index, field in enumerate(fields):
-        members = targets[[name.startswith(field + "-") for name in targets["name"]]]
-        center = (float(np.mean(members["ra"])), float(np.mean(members["dec"])))
-        rows += mast_double.make_caom_rows(per_field, seed=seed + index, center=center, spread_deg=0.08)
+    fields, field_of = np.unique([name.split("-")[0] for name in targets["name"]], return_inverse=True)
+    counts = np.bincount(field_of)
+    ra_mean = np.bincount(field_of, weights=np.asarray(targets["ra"])) / counts
+    dec_mean = np.bincount(field_of, weights=np.asarray(targets["dec"])) / counts
+    for index in range(len(fields)):
+        center = (float(ra_mean[index]), float(dec_mean[index]))
+        rows += mast_double.make_caom_rows(per_field, seed=seed + index, center=center, spread_deg=spread_deg)
     for target in targets[rng.random(len(targets)) < duplicate_fraction]:
         mode = APERTURE_MODE[target["aperture"]]
         rows.append(mast_double.caom_row(
@@ -150,11 +161,10 @@ def run(n_fields=20, per_field=50, sample_every=10, rounds=3, quick=False):
                   fmt_seconds(t_sample), f"{notebook_total} (scaled)",
                   f"{fmt_seconds(t_notebook)} (scaled)")])
     checks = [(f"<= {TARGET_REQUESTS} requests", f"{ours_requests}", ours_requests <= TARGET_REQUESTS),
+              (f"<= {TARGET_SECONDS:g} s", fmt_seconds(t_ours), t_ours <= TARGET_SECONDS),
               (f">= {TARGET_SPEEDUP:g}x faster than the notebook's method", f"{results['speedup']:.1f}x",
                results["speedup"] >= TARGET_SPEEDUP)]
-    print_table("Targets", ("target", "measured", "met"),
-                [(name, value, "yes" if ok else "NO") for name, value, ok in checks])
-    results["targets_met"] = {name: ok for name, _, ok in checks}
+    results["targets_met"] = print_targets(checks)
     print(f"\n{results['duplicates_found']} DUPLICATE rows found; the verdicts of the sampled targets "
           "agree between the two methods.")
     return results

@@ -1,5 +1,5 @@
 """
-Run the benchmarks: ``python benchmarks/run.py [reply] [e2e] [duplicates] [--quick] [--json FILE]``.
+Run the benchmarks: ``python benchmarks/run.py [reply] [e2e] [duplicates] [crowded] [scale] [--quick] [--json FILE]``.
 
 Each benchmark runs in its own Python process (so one's memory does not weigh on the
 next), against astroquery on the same data in the same run, and prints its tables.
@@ -18,7 +18,9 @@ sys.path.insert(0, str(HERE))
 
 from common import machine  # noqa: E402
 
-BENCHMARKS = {"reply": "bench_reply.py", "e2e": "bench_e2e.py", "duplicates": "bench_duplicates.py"}
+BENCHMARKS = {"reply": "bench_reply.py", "e2e": "bench_e2e.py", "duplicates": "bench_duplicates.py",
+              "crowded": "bench_crowded.py",
+              "scale": "bench_scale.py"}
 
 
 def main(argv=None):

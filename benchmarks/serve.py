@@ -6,7 +6,8 @@ interpreters (and cores), as with the real service, and the client's timings do 
 include the server's Python work competing for the same GIL.
 
 Protocol on stdin/stdout, one line each: the process prints ``READY <url>``; then it
-answers ``count`` (invoke requests so far), ``log`` (all requests so far: invoke and
+answers ``count`` (invoke requests so far; ``count caom``, ``count nirspec``, ``count download``
+for one kind), ``log`` (all requests so far: invoke and
 columns config), ``clear`` and ``quit``.
 """
 import json
@@ -30,12 +31,24 @@ def _archive(spec):
     raise ValueError(spec["kind"])
 
 
+def _archive_and_files(spec):
+    """The archive and the files it serves (``{uri: path}``)."""
+    if spec["kind"] == "scale":
+        from bench_scale import scale_archive
+
+        return scale_archive(spec)
+    return _archive(spec), {}
+
+
 def main():
     spec = json.loads(sys.stdin.readline())
     add_paths()
     import mast_double
 
-    server = mast_double.MastServer(_archive(spec), latency=spec.get("latency", 0.0))
+    archive, files = _archive_and_files(spec)
+    server = mast_double.MastServer(archive, latency=spec.get("latency", 0.0))
+    for uri, path in files.items():
+        server.add_file(uri, open(path, "rb").read())
     server.start()
     print("READY", server.url, flush=True)
     try:
@@ -43,6 +56,8 @@ def main():
             command = line.strip()
             if command == "count":
                 print(server.count(), flush=True)
+            elif command.startswith("count "):
+                print(_count(server, command.split()[1]), flush=True)
             elif command == "log":
                 print(len(server.log), flush=True)
             elif command == "clear":
@@ -54,6 +69,16 @@ def main():
         server.stop()
 
 
+def _count(server, what):
+    """Requests of one kind so far: ``caom`` or ``nirspec`` invokes, or ``download``."""
+    import mast_double
+
+    if what == "download":
+        return sum(server.download_counts().values())
+    return server.count({"caom": mast_double.CAOM_POSITION_SERVICE,
+                         "nirspec": mast_double.NIRSPEC_SERVICE}[what])
+
+
 class ServerProcess:
     """
     Start the server in a child process; use as a context manager.
@@ -62,7 +87,8 @@ class ServerProcess:
     ----------
     spec : dict
         ``{"kind": "nirspec", "rows": 100000, "seed": 1}`` (generated NIRSpec rows) or
-        ``{"kind": "caom", "rows": [row dicts]}``; optional ``"latency"`` in seconds.
+        ``{"kind": "caom", "rows": [row dicts]}`` or ``{"kind": "scale", ...}`` (the archive and
+        MSA files of `bench_scale.scale_archive`); optional ``"latency"`` in seconds.
     """
 
     def __init__(self, spec):
@@ -89,9 +115,9 @@ class ServerProcess:
         self.process.stdin.flush()
         return self.process.stdout.readline().strip()
 
-    def count(self):
-        """Invoke requests received so far."""
-        return int(self.ask("count"))
+    def count(self, what=None):
+        """Invoke requests received so far (``what``: only ``caom``, ``nirspec`` or ``download``)."""
+        return int(self.ask("count" if what is None else f"count {what}"))
 
     def requests(self):
         """Every request received so far (invoke and columns config)."""

@@ -107,3 +107,33 @@ def test_blocks_of_targets_find_every_pair(n_targets):
                     round(float(r["separation"]), 6)) for r in paired)
     assert found == expected
     assert len(found) > n_targets / 2
+
+
+def test_reason_templates_become_printf_templates_that_format_alike():
+    from astroquery_nirspec.duplication.judge import _printf
+
+    template = 'centre {sep:.2f}" within {radius}"; ratio {ratio:.3g} (100% {note})'
+    fmt, names = _printf(template)
+    assert names == ["sep", "radius", "ratio", "note"]
+    values = dict(sep=2.345, radius="3.3", ratio=0.99951, note="50%s {x}")
+    assert fmt % tuple(values[n] for n in names) == template.format(**values)
+    with pytest.raises(ValueError, match="sep"):
+        _printf("{sep:>8}")
+
+
+def test_targets_alone_and_pairs_keep_masks_and_types():
+    targets, rows = scene()
+    far = Table(targets[:1])
+    far["name"], far["ra"] = ["FAR"], [200.0]
+    from astropy.table import vstack
+    report = evaluate(vstack([targets, far]), group_observations(rows))
+    alone = report[report["target"] == "FAR"]
+    assert len(alone) == 1 and alone["verdict"][0] == "NOT_DUPLICATE"
+    for name in ("observation", "calib_level", "n_rows", "separation", "exptime_ratio", "s_ra"):
+        assert alone[name].mask[0], name
+    paired = ~report["observation"].mask
+    assert paired.any() and not report["separation"].mask[paired].any()
+    assert report["calib_level"].dtype.kind == "i" and report["planned"].dtype == bool
+    # the reasons are str objects, each as long as it is (not a fixed-width array)
+    assert report["reason"].dtype == object and all(type(r) is str for r in report["reason"])
+    assert alone["radius"][0] > 0

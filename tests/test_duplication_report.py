@@ -82,3 +82,19 @@ def test_same_report_as_check_duplicates(monkeypatch):
     for name in report.colnames:
         assert report[name].tolist() == expected[name].tolist(), name
     assert dict(report.meta) == dict(expected.meta)
+
+
+def test_obsid_and_region_come_from_the_first_row_of_each_obs_id():
+    # a masked CAOM obs_id matches no report row (not even one reading '--')
+    from astropy.table import MaskedColumn, Table
+
+    from astroquery_nirspec.duplication.report import _add_row_columns
+
+    rows = Table({"obs_id": MaskedColumn(["b", "a", "b", "x", "c"], mask=[0, 0, 0, 1, 0]),
+                  "obsid": MaskedColumn(["1", "2", "3", "4", "5"], mask=[0, 0, 0, 0, 1]),
+                  "s_region": ["B1", "A", "B2", "X", "C"]})
+    report = Table({"obs_id": MaskedColumn(["a", "b", "c", "zz", "b", "--"], mask=[0, 0, 0, 0, 1, 0])})
+    _add_row_columns(report, rows)
+    assert report["obsid"].tolist() == ["2", "1", None, None, None, None]
+    assert report["s_region"].tolist() == ["A", "B1", "C", None, None, None]
+    assert report["s_region"].dtype == object and report["obsid"].dtype.kind == "U"

@@ -88,3 +88,61 @@ def test_sky_fields_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         fields.labels = np.array([1])
     assert MAX_FIELD_RADIUS == 10 * u.arcmin
+
+
+def _greedy_brute_force(coords, max_radius):
+    """The clustering rule, written plainly: every seed against every unassigned position."""
+    labels = np.full(len(coords), -1)
+    for seed in range(len(coords)):
+        if labels[seed] < 0:
+            free = np.flatnonzero(labels < 0)
+            labels[free[coords[free].separation(coords[seed]) <= max_radius]] = labels.max() + 1
+    return labels
+
+
+@pytest.mark.parametrize("where", ["sky", "pole", "ra0"])
+def test_cluster_targets_is_the_greedy_rule(where):
+    rng = np.random.default_rng(5)
+    n = 400
+    if where == "sky":
+        ra, dec = rng.uniform(0, 360, n), np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
+    elif where == "pole":
+        ra, dec = rng.uniform(0, 360, n), 90 - np.abs(rng.normal(0, 0.3, n))
+    else:
+        ra, dec = rng.normal(0, 0.2, n) % 360, rng.normal(0, 0.2, n)
+    coords = SkyCoord(ra * u.deg, dec * u.deg)
+    labels, centers, extents = cluster_targets(coords, max_radius=10 * u.arcmin)
+    assert labels.tolist() == _greedy_brute_force(coords, 10 * u.arcmin).tolist()
+    for k in range(len(centers)):
+        members = coords[labels == k]
+        assert extents[k] == members.separation(centers[k]).max()
+        # the centre is the mean direction of the members
+        xyz = members.cartesian.xyz.value.mean(axis=1)
+        assert np.allclose(centers[k].cartesian.xyz.value, xyz / np.linalg.norm(xyz), atol=1e-12)
+
+
+def test_cluster_targets_of_nothing():
+    labels, centers, extents = cluster_targets(SkyCoord([] * u.deg, [] * u.deg))
+    assert len(labels) == len(centers) == len(extents) == 0
+
+
+def test_search_radius_per_target():
+    rows = [dict(ROW, name=n, ra=10.0, dec=20.0, aperture=a) for n, a in
+            [("a", "MSA"), ("b", "IFU"), ("c", "S200A1"), ("d", "S1600A1")]]
+    t = read_targets(rows)
+    rules = DuplicationRules()
+    expected = [rules.near_factor * max(rules.radius_for(a).to_value(u.arcsec),
+                                        rules.msa_cross_radius.to_value(u.arcsec) if m in ("FS", "IFU") else 0)
+                for a, m in zip(t["aperture"], t["mode"])]
+    assert search_radius(t, rules).to_value(u.arcsec).tolist() == pytest.approx(expected)
+
+
+def test_radii_for_is_radius_for_each():
+    rules = DuplicationRules()
+    apertures = ["msa", "IFU", "S200A1", "MSA", "S1600A1"]
+    assert rules.radii_for(apertures).to_value(u.arcsec).tolist() == [
+        rules.radius_for(a).to_value(u.arcsec) for a in apertures]
+    assert len(rules.radii_for([])) == 0
+    from astroquery.exceptions import InvalidQueryError
+    with pytest.raises(InvalidQueryError, match="S999"):
+        rules.radii_for(["MSA", "S999"])

@@ -105,3 +105,17 @@ def test_a_check_validates_the_targets_once(monkeypatch):
     report = NirspecMast.check_duplicates([target])
     assert len(report) > 0
     assert len(calls) == 1
+
+
+def test_no_module_over_550_lines():
+    for path in PACKAGE.glob("*.py"):
+        lines = len(path.read_text().splitlines())
+        assert lines <= 550, f"{path.name} has {lines} lines"
+
+
+def test_msa_names_stay_importable_where_they_were():
+    from astroquery_nirspec.duplication import evidence, msa
+
+    assert msa.apply_source_evidence is evidence.apply_source_evidence is duplication.apply_source_evidence
+    for name in msa.__all__:
+        assert hasattr(msa, name), name

@@ -17,7 +17,9 @@ Pure building blocks, with no network access, one concern per module:
   its own column;
 - ``search``: `sky_fields`, the sky fields of a target list and their CAOM
   requests;
-- ``report``: `build_report` turns the CAOM replies of a check into its report.
+- ``report``: `build_report` turns the CAOM replies of a check into its report;
+- ``msa``: MOS at the shutter, the MSA metadata files (lookups, reading);
+- ``evidence``: `apply_source_evidence` adds what those files show to a report.
 
 >>> from astroquery_nirspec.duplication import DuplicationRules, DUPLICATION_RADII
 >>> DUPLICATION_RADII['MSA']
@@ -50,8 +52,8 @@ from .nirspec import (
     SPECTROSCOPIC_MODES,
     valid_filters,
 )
-from .msa import (MsaMetadataError, apply_source_evidence, msa_files, msa_lookup_requests,
-                  read_msa_sources, sources_by_observation)
+from .evidence import apply_source_evidence
+from .msa import MsaMetadataError, msa_files, msa_lookup_requests, read_msa_sources, sources_by_observation
 from .report import build_report
 from .rules import VERDICTS, DuplicationRules
 from .search import SkyFields, sky_fields

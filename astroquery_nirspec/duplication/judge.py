@@ -109,6 +109,7 @@ def evaluate(targets, groups, rules=None):
     result : `~astropy.table.Table`
         One row per (target, observation, configuration) near the target, in target order, then
         by verdict severity and separation. ``meta`` holds the rules used (`DuplicationRules.as_meta`).
+        ``reason`` holds `str` objects (dtype object), each as long as it is.
 
     Examples
     --------
@@ -179,7 +180,7 @@ def _target_values(targets, rules):
     t = {name: np.asarray(targets[name]).astype(str)
          for name in ("name", "aperture", "mode", "grating", "filter")}
     t["exposure_time"] = np.asarray(targets["exposure_time"], dtype=float)
-    t["radius"] = np.array([rules.radius_for(a).to_value(u.arcsec) for a in t["aperture"]])
+    t["radius"] = rules.radii_for(t["aperture"]).to_value(u.arcsec)
     t["cross"] = np.isin(t["mode"], MSA_CROSS_MODES)
     t["band"] = np.array([_band(grating) for grating in t["grating"]], dtype=int)
     t["resolution"] = _strings([GRATING_RESOLUTION.get(grating, "") for grating in t["grating"]])
@@ -292,10 +293,12 @@ def _judge(pairs, t, g, rules):
         members = np.flatnonzero(inverse == k)
         verdict, template = _wording(_Flags(*[bool(code >> bit & 1) for bit in range(len(_FLAGS))]),
                                      rules)
-        fmt, names = _positional(template)
-        columns = [values[name][members].tolist() for name in names]
+        fmt, names = _printf(template)
         severity[members] = _SEVERITY[verdict]
-        reasons[members] = [fmt.format(*row) for row in zip(*columns)] if names else template
+        if names:
+            reasons[members] = [fmt % row for row in zip(*[values[n][members].tolist() for n in names])]
+        else:
+            reasons[members] = template
     return severity, reasons
 
 
@@ -305,13 +308,19 @@ def _formatted(values, spec):
     return np.array([format(v, spec) for v in distinct.tolist()], dtype=object)[inverse]
 
 
-def _positional(template):
-    """A template with named fields as (positional template, field names in order)."""
+def _printf(template):
+    """
+    A template with named fields as (``%``-style template, field names in order): one ``%``
+    per pair is the cheapest way to word 100 000s of pairs. Fields take no spec (``%s``) or
+    a ``f``/``g`` one, which ``%`` formats exactly as `format` does.
+    """
     parts, names = [], []
-    for literal, name, spec, _ in Formatter().parse(template):
-        parts.append(literal.replace("{", "{{").replace("}", "}}"))
+    for literal, name, spec, conversion in Formatter().parse(template):
+        parts.append(literal.replace("%", "%%"))   # parse() has unescaped the braces
         if name is not None:
-            parts.append(f"{{{len(names)}{':' + spec if spec else ''}}}")
+            if conversion or (spec and spec[-1] not in "fg"):
+                raise ValueError(f"field {{{name}}} of a reason: only '', 'f' or 'g' specs")
+            parts.append(f"%{spec or 's'}")
             names.append(name)
     return "".join(parts), names
 
@@ -440,63 +449,72 @@ _RESULT_COLUMNS = (
     ("config_ok", bool, None, False),
     ("exptime_ok", bool, None, False),
     ("verdict", str, None, False),
-    ("reason", str, None, False),
+    ("reason", object, None, False),   # str objects: a fixed-width array would be ~5x larger
 )
 
 _FILL = {str: "", float: np.nan, int: 0, bool: False}
+_GROUP_COLUMNS = ("observation", "obs_id", "proposal_id", "apt_url", "instrument_name", "mode",
+                  "grating", "filter", "planned", "dataRights", "t_exptime", "s_ra", "s_dec",
+                  "calib_level", "n_rows")
 
 
 def _result_table(pairs, severity, reasons, t, g, rules):
     """The report: each target's pairs (most severe, then nearest, first), or its one row."""
     ti, gj = pairs.target, pairs.group
-    verdicts = np.array(VERDICTS)[severity]
-    order = np.lexsort((gj, g["observation"][gj], pairs.separation, severity, ti))
+    observation_rank = np.unique(g["observation"], return_inverse=True)[1].reshape(-1)
+    order = np.lexsort((gj, observation_rank[gj], pairs.separation, severity, ti))
     alone = np.setdiff1d(np.arange(len(t["name"])), ti)
-    columns = _pair_columns(pairs, verdicts, reasons, g)
-    columns.update(radius=(pairs.radius, None), position_ok=(pairs.position_ok, None),
-                   mode_ok=(pairs.mode_ok, None),
-                   config_ok=(pairs.mode_ok & pairs.same_elements, None),
-                   exptime_ok=(pairs.exptime_ok, None), verdict=(verdicts, None),
-                   reason=(reasons, None))
-    lonely = {"radius": t["radius"][alone], "verdict": np.full(len(alone), "NOT_DUPLICATE"),
-              "reason": np.array([_nothing_near(t["mode"][i], t["radius"][i], rules) for i in alone],
-                                 dtype=object)}
-    # rows: the pairs in order, then the targets alone; a stable sort by target interleaves them
-    rows_target = np.concatenate([ti[order], alone])
-    final = np.argsort(rows_target, kind="stable")
-    target_of_row = rows_target[final]
+    # rows: the pairs in order, then the targets alone; a stable sort by target interleaves them.
+    # Each row indexes its target, its pair and its group; a target alone has the index one
+    # past the end of the pairs and of the groups, where the arrays get their fill value.
+    target_of_row = np.concatenate([ti[order], alone])
+    final = np.argsort(target_of_row, kind="stable")
+    target_of_row = target_of_row[final]
+    pair_of_row = np.concatenate([order, np.full(len(alone), len(ti))])[final]
+    group_of_row = np.concatenate([gj[order], np.full(len(alone), len(g["observation"]))])[final]
+    lonely = pair_of_row == len(ti)
+    columns = _pair_columns(pairs, severity, reasons, pair_of_row)
+    columns.update((name, _extended(g[name])[group_of_row]) for name in _GROUP_COLUMNS)
+    columns["radius"] = np.where(lonely, t["radius"][target_of_row], columns["radius"])
+    for i in np.flatnonzero(lonely):
+        columns["reason"][i] = _nothing_near(t["mode"][target_of_row[i]], columns["radius"][i], rules)
+    masks = {name: lonely | ~np.isfinite(columns[name]) for name in ("calib_level", "n_rows")}
     table = Table(meta=rules.as_meta())
     for name, dtype, unit, maskable in _RESULT_COLUMNS:
         if name.startswith("target"):
             key = "name" if name == "target" else {"target_exptime": "exposure_time"}.get(
                 name, name[len("target_"):])
-            data, mask = t[key][target_of_row], None
+            data = t[key][target_of_row]
         else:
-            values, mask = columns[name]
-            fill = lonely.get(name, np.full(len(alone), _FILL[dtype]))
-            data = np.concatenate([np.asarray(values)[order], fill])[final]
-            if maskable:
-                pair_mask = np.zeros(len(ti), bool) if mask is None else mask
-                mask = np.concatenate([pair_mask[order], np.ones(len(alone), bool)])[final]
-        data = np.asarray(data.tolist() if data.dtype == object else data, dtype=dtype)
+            data = columns[name]
+            if name in masks:
+                data = np.where(masks[name], 0, data)
+        if dtype is not object:
+            data = np.asarray(data.tolist() if data.dtype == object else data, dtype=dtype)
         if dtype is str and len(data) == 0:
             data = data.astype("U1")
-        column = (MaskedColumn(data, mask=mask, unit=unit, copy=False) if maskable
-                  else Column(data, unit=unit, copy=False))
+        column = (MaskedColumn(data, mask=masks.get(name, lonely), unit=unit, copy=False)
+                  if maskable else Column(data, unit=unit, copy=False))
         table.add_column(column, name=name, copy=False)   # the reasons can be 100s of MB
     return table
 
 
-def _pair_columns(pairs, verdicts, reasons, g):
-    """The observation columns of the pair rows: name -> (values, mask or None)."""
-    gj = pairs.group
-    calib, n_rows = g["calib_level"][gj], g["n_rows"][gj]
-    columns = {name: (g[name][gj], None) for name in (
-        "observation", "obs_id", "proposal_id", "apt_url", "instrument_name", "mode", "grating",
-        "filter", "planned", "dataRights", "t_exptime", "s_ra", "s_dec")}
-    columns.update(
-        calib_level=(np.where(np.isfinite(calib), calib, 0).astype(int), ~np.isfinite(calib)),
-        n_rows=(np.where(np.isfinite(n_rows), n_rows, 0).astype(int), ~np.isfinite(n_rows)),
-        exptime_ratio=(np.where(pairs.exptime_known, pairs.ratio, np.nan), None),
-        separation=(pairs.separation, None))
-    return columns
+def _extended(values, fill=None):
+    """``values`` with one more element, ``fill`` (the dtype's `_FILL` if None), at the end."""
+    values = np.asarray(values)
+    if fill is None:
+        fill = next((v for k, v in _FILL.items() if np.issubdtype(values.dtype, np.dtype(k))), None)
+    return np.concatenate([values, np.array([fill], dtype=values.dtype)])
+
+
+def _pair_columns(pairs, severity, reasons, pair_of_row):
+    """The columns of the pairs, one element per row (a target alone gets the fill values)."""
+    verdicts = np.array(VERDICTS)
+    columns = dict(
+        exptime_ratio=np.where(pairs.exptime_known, pairs.ratio, np.nan),
+        separation=pairs.separation, radius=pairs.radius, position_ok=pairs.position_ok,
+        mode_ok=pairs.mode_ok, config_ok=pairs.mode_ok & pairs.same_elements,
+        exptime_ok=pairs.exptime_ok, verdict=verdicts[severity], reason=reasons)
+    columns["verdict"] = _extended(columns["verdict"], "NOT_DUPLICATE")
+    return {name: (values if name == "verdict" else _extended(values))[pair_of_row]
+            for name, values in columns.items()}

@@ -88,18 +88,30 @@ def _add_target_columns(report, targets, labels):
 
 def _add_row_columns(report, rows):
     """CAOM's ``obsid`` and ``s_region`` of the row each reported observation is represented by."""
-    first_row = {}
-    if "obs_id" in rows.colnames:
-        for i, obs_id in enumerate(rows["obs_id"]):
-            first_row.setdefault(str(obs_id), i)
-    index = np.array([-1 if np.ma.is_masked(o) else first_row.get(str(o), -1)
-                      for o in report["obs_id"]], dtype=int)
+    index = _first_rows(report["obs_id"], rows["obs_id"] if "obs_id" in rows.colnames else None)
     for name, dtype in (("obsid", str), ("s_region", object)):
         values = np.full(len(report), "", dtype=object)
         mask = np.ones(len(report), dtype=bool)
         if name in rows.colnames:
             column = rows[name]
-            for k, i in enumerate(index):
-                if i >= 0 and not np.ma.is_masked(column[i]):
-                    values[k], mask[k] = str(column[i]), False
+            found = np.flatnonzero(index >= 0)
+            found = found[~np.ma.getmaskarray(column)[index[found]]]
+            values[found] = [str(v) for v in np.asarray(np.ma.getdata(column))[index[found]].tolist()]
+            mask[found] = False
         report[name] = np.ma.MaskedArray(values.astype(dtype), mask=mask)
+
+
+def _first_rows(wanted, obs_ids):
+    """The first row of ``obs_ids`` with each ``wanted`` obs_id (-1: none; masked ones match none)."""
+    index = np.full(len(wanted), -1)
+    if obs_ids is None:
+        return index
+    rows = np.flatnonzero(~np.ma.getmaskarray(obs_ids))
+    if len(rows) == 0 or len(wanted) == 0:
+        return index
+    distinct, first = np.unique(np.asarray(np.ma.getdata(obs_ids)).astype(str)[rows], return_index=True)
+    keys = np.asarray(np.ma.getdata(wanted)).astype(str)
+    at = np.searchsorted(distinct, keys).clip(max=len(distinct) - 1)
+    known = (distinct[at] == keys) & ~np.ma.getmaskarray(wanted)
+    index[known] = rows[first[at[known]]]
+    return index

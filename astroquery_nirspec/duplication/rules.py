@@ -129,6 +129,37 @@ class DuplicationRules:
                 f"Unknown aperture '{aperture}'; accepted: {', '.join(APERTURES)}.")
         return self.radii[key]
 
+    def radii_for(self, apertures):
+        """
+        The duplication radius of each aperture of a list (once per distinct aperture).
+
+        Parameters
+        ----------
+        apertures : array-like of str
+            Each one of `APERTURES`, case-insensitive.
+
+        Returns
+        -------
+        radii : `~astropy.units.Quantity`
+            In arcsec, one per aperture.
+
+        Raises
+        ------
+        astroquery.exceptions.InvalidQueryError
+            For an unknown aperture, as
+            `~astroquery_nirspec.duplication.DuplicationRules.radius_for`.
+
+        Examples
+        --------
+        >>> from astroquery_nirspec.duplication import DuplicationRules
+        >>> rules = DuplicationRules()
+        >>> rules.radii_for(['MSA', 'IFU', 'S200A1'])
+        <Quantity [180. ,   4. ,   3.3] arcsec>
+        """
+        distinct, inverse = np.unique(np.asarray(apertures, dtype=str), return_inverse=True)
+        radii = [self.radius_for(a).to_value(u.arcsec) for a in distinct.tolist()]
+        return np.array(radii, dtype=float).reshape(-1)[inverse.reshape(-1)] * u.arcsec
+
     @property
     def exptime_range(self):
         """The accepted (min, max) archived/planned exposure ratio."""

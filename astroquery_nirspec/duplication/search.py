@@ -59,19 +59,16 @@ def search_radius(targets, rules):
     >>> search_radius(t, DuplicationRules()).to("arcsec")
     <Angle [270.] arcsec>
     """
-    radii = []
-    for aperture, mode in zip(targets["aperture"], targets["mode"]):
-        radius = rules.radius_for(aperture)
-        if mode in MSA_CROSS_MODES:
-            radius = max(radius, rules.msa_cross_radius)
-        radii.append(radius.to_value(u.arcsec) * rules.near_factor)
-    return Angle(np.array(radii), u.arcsec)
+    radius = rules.radii_for(targets["aperture"]).to_value(u.arcsec)
+    cross = np.isin(np.asarray(targets["mode"], dtype=str), MSA_CROSS_MODES)
+    radius = np.where(cross, np.maximum(radius, rules.msa_cross_radius.to_value(u.arcsec)), radius)
+    return Angle(radius * rules.near_factor, u.arcsec)
 
 
-def _mean_direction(coords):
-    """The normalised mean of unit vectors: a field centre that is right across RA 0 and poles."""
-    xyz = coords.cartesian.xyz.mean(axis=1)
-    center = SkyCoord(x=xyz[0], y=xyz[1], z=xyz[2], representation_type="cartesian", frame="icrs")
+def _directions(xyz):
+    """The directions of unit vectors ``xyz`` (3, n) as an ICRS `~astropy.coordinates.SkyCoord`."""
+    center = SkyCoord(x=xyz[0] * u.one, y=xyz[1] * u.one, z=xyz[2] * u.one,
+                      representation_type="cartesian", frame="icrs")
     center.representation_type = "spherical"
     return SkyCoord(center.ra, center.dec, frame="icrs")
 
@@ -110,19 +107,48 @@ def cluster_targets(coords, *, max_radius=MAX_FIELD_RADIUS):
     ([0, 0, 1], 3.6)
     """
     coords = coords.icrs
+    labels = _greedy_labels(coords, Angle(max_radius))
+    # the centre of a field is the normalised mean of its members' unit vectors: right across
+    # RA 0 and the poles
+    xyz = coords.cartesian.xyz.value
+    means = [xyz[:, members].mean(axis=1) for members in _members(labels)]
+    centers = _directions(np.array(means).T.reshape(3, -1))
+    extents = np.zeros(len(centers))
+    if len(labels):
+        np.maximum.at(extents, labels, coords.separation(centers[labels]).to_value(u.deg))
+    return labels, centers, Angle(extents, u.deg)
+
+
+def _members(labels):
+    """The indices of each label's members, label by label."""
+    order = np.argsort(labels, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1) if len(labels) else []
+
+
+def _greedy_labels(coords, max_radius):
+    """
+    The field of each position: the first unassigned position seeds a field that takes every
+    unassigned position within ``max_radius`` of it. Only the positions of the seed's band of
+    declination are compared with it (a separation is never smaller than the difference in
+    declination), so the work grows with the positions near each other.
+    """
     labels = np.full(len(coords), -1, dtype=int)
-    centers, extents = [], []
+    dec = coords.dec.deg
+    by_dec = np.argsort(dec, kind="stable")
+    sorted_dec = dec[by_dec]
+    band = max_radius.to_value(u.deg) * (1 + 1e-9) + 1e-12   # the exact cut follows
+    n_fields = 0
     for seed in range(len(coords)):
         if labels[seed] >= 0:
             continue
-        free = np.flatnonzero(labels < 0)
+        lo = np.searchsorted(sorted_dec, dec[seed] - band, side="left")
+        hi = np.searchsorted(sorted_dec, dec[seed] + band, side="right")
+        candidates = np.sort(by_dec[lo:hi])
+        free = candidates[labels[candidates] < 0]
         near = free[coords[free].separation(coords[seed]) <= max_radius]
-        labels[near] = len(centers)
-        center = _mean_direction(coords[near])
-        centers.append(center)
-        extents.append(coords[near].separation(center).max().to_value(u.deg))
-    return (labels, SkyCoord([c.ra for c in centers], [c.dec for c in centers], frame="icrs"),
-            Angle(np.array(extents), u.deg))
+        labels[near] = n_fields
+        n_fields += 1
+    return labels
 
 
 @dataclass(frozen=True)
@@ -220,13 +246,8 @@ def field_requests(targets, rules, *, pagesize, max_radius=MAX_FIELD_RADIUS):
 
     Parameters
     ----------
-    targets : `~astropy.table.Table`
-        Output of `~astroquery_nirspec.duplication.read_targets`.
-    rules : `~astroquery_nirspec.duplication.DuplicationRules`
-    pagesize : int
-        Rows per page.
-    max_radius : `~astropy.units.Quantity`
-        Largest field radius (targets are clustered within it).
+    targets, rules, pagesize, max_radius
+        As in `sky_fields`.
 
     Returns
     -------
