@@ -14,6 +14,8 @@ one-letter FITS flags (``'t'``/``'f'`` text) become ``bool`` columns.
 """
 import re
 import warnings
+from itertools import repeat
+from operator import getitem
 
 import numpy as np
 from astropy.table import MaskedColumn, Table
@@ -40,6 +42,8 @@ _TRUE = np.array(["true", "t", "1", "yes", "y"])
 _FALSE = np.array(["false", "f", "0", "no", "n"])
 _FLAG_TRUE = np.array(["t", "true"])        # one-letter FITS flags: 't'/'f' (2026), 'T'/'F' (2018)
 _FLAG_FALSE = np.array(["f", "false"])
+_FLAG_CODES = {**dict.fromkeys(("t", "T", "true", "True", "TRUE"), True),
+               **dict.fromkeys(("f", "F", "false", "False", "FALSE"), False)}
 
 
 #: The column kind of each catalogue type (`astroquery_nirspec.fields.FIELD_TYPES`).
@@ -47,13 +51,10 @@ _CATALOGUE_KINDS = {"int": "int", "float": "float", "boolean": "bool", "flag": "
                     "datetime": "date", "string": "string"}
 
 
-def _column_kind(declared, values, field=None):
+def _declared_kind(declared, field=None):
     """
-    Decide the kind of a column from its declared type and, for text, its values.
-
-    A column declared as text with no value to look at (no rows, or only nulls)
-    takes the kind of its catalogue ``field``, when there is one; a catalogued
-    one-letter FITS flag is always of kind ``flag``.
+    The kind a column's declared type gives: ``int``, ``float``, ``bool``, ``date``,
+    ``flag`` (a catalogued one-letter FITS flag), or ``text`` (decided by the values).
     """
     declared = (declared or "string").lower()
     if field is not None and field.type == "flag" and declared in ("string", "char", *_BOOL_TYPES):
@@ -66,11 +67,20 @@ def _column_kind(declared, values, field=None):
         return "bool"
     if declared in _DATE_TYPES:
         return "date"
+    return "text"
+
+
+def _value_kind(values, field=None):
+    """
+    The kind of a column declared as text, from its values: numbers, booleans,
+    ``/Date(ms)/`` dates or text; with no value to look at (no rows, or only nulls),
+    the kind of its catalogue ``field``, when there is one.
+    """
     kinds = set(map(type, values))
     kinds.discard(type(None))
     if not kinds:
         return _CATALOGUE_KINDS.get(field.type, "string") if field is not None else "string"
-    if kinds and kinds <= {int, float}:      # numbers in a column declared as text (e.g. obsid)
+    if kinds <= {int, float}:                # numbers in a column declared as text (e.g. obsid)
         return "int" if kinds == {int} else "float"
     if kinds == {bool}:
         return "bool"
@@ -81,12 +91,27 @@ def _column_kind(declared, values, field=None):
     return "string"
 
 
+def _column_kind(declared, values, field=None):
+    """
+    Decide the kind of a column from its declared type and, for text, its values.
+
+    A column declared as text with no value to look at (no rows, or only nulls)
+    takes the kind of its catalogue ``field``, when there is one; a catalogued
+    one-letter FITS flag is always of kind ``flag``.
+    """
+    kind = _declared_kind(declared, field)
+    return _value_kind(values, field) if kind == "text" else kind
+
+
 def _no_times():
     """A zero-length `~astropy.time.Time` column (UTC, isot)."""
     return Time(np.zeros(0), format="unix", scale="utc", copy=False).replicate(format="isot")
 
 
 _MS_JSON = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")
+_MS_DIGITS = slice(len("/Date("), -len(")/"))
+_NONE = type(None)
+_EXACT = 2 ** 53                            # integers up to this are exact as float64
 
 
 def _milliseconds(strings, mask):
@@ -105,6 +130,36 @@ def _milliseconds(strings, mask):
     return ms
 
 
+def _plain_milliseconds(texts, mask):
+    """
+    The ms of ``/Date(ms)/`` str objects (nulls: any text), read in C (slice, `int`);
+    None when some value has another form (a zone, or not MS-JSON at all).
+    """
+    present = texts[~mask] if mask.any() else texts
+    try:
+        found = np.fromiter(map(int, map(getitem, present, repeat(_MS_DIGITS))), np.int64, len(present))
+    except (ValueError, OverflowError):
+        return None
+    # the digits parsed, so "/Date(" and ")/" can only be at the ends: one of each per value
+    joined = "".join(present)
+    if joined.count("/Date(") != len(present) or joined.count(")/") != len(present):
+        return None
+    if not mask.any():
+        return found
+    ms = np.zeros(len(texts), dtype=np.int64)
+    ms[~mask] = found
+    return ms
+
+
+def _times(ms, mask):
+    """ms since 1970 (UTC) → Time (isot), masked where ``mask``."""
+    times = Time(ms / 1000.0, format="unix", scale="utc")
+    times.format = "isot"
+    if mask.any():
+        times[mask] = np.ma.masked
+    return times
+
+
 def _dates(strings, mask):
     """
     ``/Date(1786449731000)/`` (ms since 1970, UTC; the zone of ``/Date(ms+zone)/`` is
@@ -115,36 +170,51 @@ def _dates(strings, mask):
         return _no_times()
     ms = _milliseconds(strings, mask)
     if ms is not None:
-        times = Time(ms / 1000.0, format="unix", scale="utc")
-    else:
-        try:
-            times = Time(np.where(mask, "2000-01-01T00:00:00", strings), scale="utc")
-        except ValueError:
-            return None
+        return _times(ms, mask)
+    try:
+        times = Time(np.where(mask, "2000-01-01T00:00:00", strings), scale="utc")
+    except ValueError:
+        return None
     times.format = "isot"
     if mask.any():
         times[mask] = np.ma.masked
     return times
 
 
-def _numbers_at_once(kind, values):
-    """An int or float column straight from the values list (the common case), else None."""
+def _integers(values):
+    """
+    An int64 column of Python ints and nulls (the common case), in C: through float64
+    when there are nulls (exact below 2**53). None for anything else.
+    """
+    kinds = set(map(type, values))
+    if not kinds <= {int, _NONE}:
+        return None
     try:
-        if kind == "float":                 # None -> NaN; JSON has no NaN of its own
-            data = np.array(values, dtype=np.float64)
-            return MaskedColumn(data, mask=np.isnan(data))
-        if kind == "int":                   # None or a fraction: the general path decides
-            data = np.array(values)
-            if data.dtype.kind == "i":
-                return MaskedColumn(data.astype(np.int64, copy=False), mask=np.zeros(len(data), bool))
+        if _NONE not in kinds:
+            return MaskedColumn(np.array(values, dtype=np.int64), mask=np.zeros(len(values), bool))
+        data = np.array(values, dtype=np.float64)
+    except OverflowError:
+        return None
+    mask = np.isnan(data)
+    data[mask] = 0
+    if np.abs(data).max() >= _EXACT:
+        return None
+    return MaskedColumn(data.astype(np.int64), mask=mask)
+
+
+def _numbers_at_once(kind, values):
+    """An int or float column straight from the values sequence (the common case), else None."""
+    if kind == "int":
+        return _integers(values)
+    try:                                    # None -> NaN; JSON has no NaN of its own
+        data = np.array(values, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
-        pass                                # mixed content: the general path decides
-    return None
+        return None                         # mixed content: the general path decides
+    return MaskedColumn(data, mask=np.isnan(data))
 
 
 def _numbers(raw, mask, kind):
-    filled = raw.copy()
-    filled[mask] = 0
+    filled = _filled(raw, mask, 0)
     if kind == "int" and float in set(map(type, filled)):
         kind = "float"                      # a fraction in an int column: never truncated
     try:
@@ -153,11 +223,27 @@ def _numbers(raw, mask, kind):
         return None
 
 
+def _filled(raw, mask, value):
+    """``raw`` with ``value`` where masked (a copy only when something is masked)."""
+    if not mask.any():
+        return raw
+    filled = raw.copy()
+    filled[mask] = value
+    return filled
+
+
+def _flags(raw, mask):
+    """A bool column from the usual spellings of a FITS flag, by one dict lookup each; else None."""
+    try:
+        truth = np.fromiter(map(_FLAG_CODES.__getitem__, _filled(raw, mask, "f")), bool, len(raw))
+    except KeyError:                        # another spelling, a JSON boolean, another value
+        return None
+    return MaskedColumn(truth, mask=mask)
+
+
 def _truth(raw, mask, true, false):
     """A bool column from text (or bool) values, each one of ``true`` or ``false``; else None."""
-    filled = raw.copy()
-    filled[mask] = false[0]
-    text = np.char.lower(filled.astype(str))
+    text = np.char.lower(_filled(raw, mask, false[0]).astype(str))
     is_true = np.isin(text, true)
     if not (is_true | np.isin(text, false)).all():
         return None                         # another value: keep the text, drop nothing
@@ -168,20 +254,18 @@ def _booleans(raw, mask):
     """JSON true/false, or the text True/False (and t/f, 1/0, yes/no)."""
     present = raw[~mask]
     if all(isinstance(v, (bool, np.bool_)) for v in present):
-        filled = raw.copy()
-        filled[mask] = False
-        return MaskedColumn(filled.astype(bool), mask=mask)
+        return MaskedColumn(_filled(raw, mask, False).astype(bool), mask=mask)
     return _truth(raw, mask, _TRUE, _FALSE)
 
 
-def _text(raw, mask):
-    """A text column: fixed-width unicode, or the parsed str objects for long values."""
-    filled = raw
-    if mask.any():
-        filled = raw.copy()
-        filled[mask] = ""
+def _text(raw, mask, longest=None):
+    """
+    A text column: fixed-width unicode, or the parsed str objects for long values.
+    ``longest``, when known, is the length of the longest value (all of them having one).
+    """
+    filled = _filled(raw, mask, "")
     try:                                    # the longest value, without a fixed-width copy
-        longest = max(map(len, filled), default=0)
+        longest = max(map(len, filled), default=0) if longest is None else longest
         text = all(map(str.__instancecheck__, filled)) if longest > LONG_STRING else True
     except TypeError:                       # not all text (numbers mixed in): all become text
         text = False
@@ -194,12 +278,42 @@ def _text(raw, mask):
     return MaskedColumn(filled.astype(f"U{max(longest, 1)}"), mask=mask)
 
 
-def _column(name, kind, values):
+def _date_column(raw, mask):
+    """A Time column of date text (the ``/Date(ms)/`` strings in C), or None if some are not dates."""
+    ms = _plain_milliseconds(_filled(raw, mask, ""), mask)
+    if ms is not None:
+        return _times(ms, mask)
+    return _dates(np.asarray(_text(raw, mask).filled(""), dtype=str), mask)
+
+
+def _declared_text(name, values, field):
     """
-    One column from the sequence of its values (None for null), of the given kind;
+    A column declared as text: text or ``/Date(ms)/`` dates when every value is text
+    (told by their lengths, in C), else as `_value_kind` says.
+    """
+    raw = np.empty(len(values), dtype=object)
+    raw[:] = values
+    mask = np.equal(raw, None)
+    try:
+        longest = max(map(len, _filled(raw, mask, "")), default=0)
+    except TypeError:                       # numbers or booleans among the values
+        longest = None
+    if longest is None or mask.all():       # not all text, or nothing to look at
+        return _column(name, _value_kind(values, field), values)
+    first = raw[np.argmin(mask)]
+    column = _date_column(raw, mask) if first.startswith("/Date(") else None
+    return _text(raw, mask, longest) if column is None else column
+
+
+def _column(name, kind, values, field=None):
+    """
+    One column from the sequence of its values (None for null), of the given kind
+    (``text``: declared as text, decided by the values and the catalogue ``field``);
     values that do not fit the kind are kept as text, so nothing is lost.
     """
-    column = _numbers_at_once(kind, values)
+    if kind == "text":
+        return _declared_text(name, values, field)
+    column = _numbers_at_once(kind, values) if kind in ("int", "float") else None
     if column is not None:
         column.info.name = name
         return column
@@ -211,9 +325,10 @@ def _column(name, kind, values):
     elif kind == "bool":
         column = _booleans(raw, mask)
     elif kind == "flag":
-        column = _truth(raw, mask, _FLAG_TRUE, _FLAG_FALSE)
+        column = _flags(raw, mask)
+        column = _truth(raw, mask, _FLAG_TRUE, _FLAG_FALSE) if column is None else column
     elif kind == "date":
-        column = _dates(np.asarray(_text(raw, mask).filled(""), dtype=str), mask)
+        column = _date_column(raw, mask)
     column = _text(raw, mask) if column is None else column
     column.info.name = name
     return column
@@ -308,7 +423,8 @@ def _build(fields, gathered, describe):
         if name == "_selected_" or name in built:
             continue
         values = gathered.pop(name)
-        built[name] = _column(name, _column_kind(field.get("type"), values, known.get(name)), values)
+        described = known.get(name)
+        built[name] = _column(name, _declared_kind(field.get("type"), described), values, described)
         del values
     # one Table from all columns at once: adding them one by one costs astropy's
     # per-insertion bookkeeping 239 times

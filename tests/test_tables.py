@@ -89,9 +89,9 @@ def test_large_reply_is_built_without_per_cell_python(monkeypatch):
     import astroquery_nirspec.tables as tables_module
     original = tables_module._column
 
-    def counting(name, kind, values):
+    def counting(name, kind, values, field=None):
         calls.append(name)
-        return original(name, kind, values)
+        return original(name, kind, values, field)
 
     monkeypatch.setattr(tables_module, "_column", counting)
     fields = [{"name": "effexptm", "type": "float"}, {"name": "grating", "type": "string"}]
@@ -335,3 +335,40 @@ def test_a_fraction_in_an_int_column_is_never_truncated():
     for rows in ([{"program": 1345}, {"program": 2.5}], [{"program": 1345}, {"program": 2.5}, {"program": None}]):
         t = rows_to_table([{"name": "program", "type": "int"}], rows)
         assert t["program"].dtype == np.float64 and t["program"].tolist()[:2] == [1345.0, 2.5]
+
+
+# --- the column builders' fast paths give what the general ones give (issue 12, Conversion) ------
+
+def test_integers_with_nulls_beyond_float_precision_stay_exact():
+    big = 2 ** 53 + 1                       # not a float64: the fast path must not round it
+    t = rows_to_table([{"name": "program", "type": "int"}], [{"program": big}, {"program": None}])
+    assert t["program"].dtype == np.int64 and t["program"].tolist() == [big, None]
+    t = rows_to_table([{"name": "program", "type": "int"}], [{"program": -7}, {"program": None}])
+    assert t["program"].dtype == np.int64 and t["program"].tolist() == [-7, None]
+
+
+@pytest.mark.parametrize("texts, unix", [
+    (["/Date(1786449731000)/", None, "/Date(-1000)/"], [1786449731.0, None, -1.0]),
+    (["/Date(1786449731000+0100)/", "/Date(1000-0500)/", None], [1786449731.0, 1.0, None]),
+])
+def test_ms_json_dates_with_and_without_a_zone(texts, unix):
+    t = rows_to_table([{"name": "publicReleaseDate", "type": "string"}],
+                      [{"publicReleaseDate": v} for v in texts])
+    column = t["publicReleaseDate"]
+    assert isinstance(column, Time)
+    assert column.mask.tolist() == [v is None for v in unix]
+    seconds = getattr(column.unix, "unmasked", column.unix)
+    assert seconds[~column.mask].tolist() == pytest.approx([v for v in unix if v is not None], abs=1e-3)
+
+
+def test_text_that_only_looks_like_a_date_stays_text():
+    texts = ["/Date(1000)/", "/Date(12)/x/Date("]
+    t = rows_to_table([{"name": "note", "type": "string"}], [{"note": v} for v in texts])
+    assert t["note"].tolist() == texts
+
+
+def test_every_spelling_of_a_flag():
+    rows = [{"targoopp": v} for v in ("t", "F", "True", "false", None, True, "TRUE")]
+    t = rows_to_table([{"name": "targoopp", "type": "string"}], rows)
+    assert t["targoopp"].dtype == bool
+    assert t["targoopp"].tolist() == [True, False, True, False, None, True, True]
