@@ -127,6 +127,8 @@ def decode_reply(content):
             if result is not None:
                 return result
         reply = transport.loads(content)
+        if not isinstance(reply, dict):     # JSON, but no reply: no status, no rows
+            reply = {}
         rows = reply.pop("data", None) or []
         fields = reply.get("fields") or []
         names = list(dict.fromkeys(f["name"] for f in fields if f["name"] != "_selected_"))

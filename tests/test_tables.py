@@ -87,13 +87,13 @@ def test_large_reply_is_built_without_per_cell_python(monkeypatch):
     """100 000 rows: the builder must not call a Python function per cell."""
     calls = []
     import astroquery_nirspec.tables as tables_module
-    original = tables_module._column
+    original = tables_module.build_column
 
     def counting(name, kind, values, field=None):
         calls.append(name)
         return original(name, kind, values, field)
 
-    monkeypatch.setattr(tables_module, "_column", counting)
+    monkeypatch.setattr(tables_module, "build_column", counting)
     fields = [{"name": "effexptm", "type": "float"}, {"name": "grating", "type": "string"}]
     rows = [{"effexptm": float(i), "grating": "G140M"} for i in range(100_000)]
     t = rows_to_table(fields, rows)
@@ -372,3 +372,59 @@ def test_every_spelling_of_a_flag():
     t = rows_to_table([{"name": "targoopp", "type": "string"}], rows)
     assert t["targoopp"].dtype == bool
     assert t["targoopp"].tolist() == [True, False, True, False, None, True, True]
+
+
+# --- page Tables joined (issue 12: each page converted while the next downloads) ----------------
+
+def _reply(fields, rows):
+    return json.dumps({"status": "COMPLETE", "fields": fields, "data": rows}).encode()
+
+
+def _joined_and_whole(fields, pages):
+    from astroquery_nirspec.tables import join_pages, reply_to_table
+    joined = join_pages([reply_to_table(_reply(fields, rows))[0] for rows in pages])
+    return joined, rows_to_table(fields, [row for rows in pages for row in rows])
+
+
+def _same(joined, whole):
+    assert joined.colnames == whole.colnames
+    for name in whole.colnames:
+        a, b = joined[name], whole[name]
+        assert type(a) is type(b), name
+        if isinstance(b, Time):
+            assert a.mask.tolist() == b.mask.tolist() and a.isot.tolist() == b.isot.tolist(), name
+        else:
+            assert (a.dtype, a.unit, a.tolist()) == (b.dtype, b.unit, b.tolist()), name
+        assert a.info.description == b.info.description, name
+
+
+@pytest.mark.parametrize("fields, pages", [
+    # text of different widths; long footprints (objects) on one page only
+    ([{"name": "grating", "type": "string"}, {"name": "s_region", "type": "string"}],
+     [[{"grating": "PRISM", "s_region": "POLYGON 1 2 3"}],
+      [{"grating": "G140M_LONGER", "s_region": "POLYGON " + "1.5 " * 200}, {"grating": None, "s_region": None}]]),
+    # ints on one page, a fraction on the next: floats, as for the whole reply
+    ([{"name": "program", "type": "int"}], [[{"program": 1345}], [{"program": 2.5}, {"program": None}]]),
+    # a column null throughout a page (typed from the catalogue) beside text, numbers and dates
+    ([{"name": "checksum", "type": "string"}, {"name": "effexptm", "type": "float"},
+      {"name": "publicReleaseDate", "type": "string"}, {"name": "targoopp", "type": "string"}],
+     [[{"checksum": None, "effexptm": None, "publicReleaseDate": None, "targoopp": None}] * 2,
+      [{"checksum": "a1b2c3", "effexptm": 12.5, "publicReleaseDate": "/Date(1786449731000)/",
+        "targoopp": "t"}]]),
+    # dates on every page, some null
+    ([{"name": "date_obs", "type": "date"}],
+     [[{"date_obs": "/Date(1453010667879)/"}], [{"date_obs": None}, {"date_obs": "/Date(-86400000)/"}]]),
+])
+def test_page_tables_join_as_the_whole_reply(fields, pages):
+    joined, whole = _joined_and_whole(fields, pages)
+    _same(joined, whole)
+
+
+def test_pages_whose_kinds_differ_are_not_joined():
+    from astroquery_nirspec.tables import join_pages, reply_to_table
+    fields = [{"name": "checksum", "type": "string"}]
+    pages = [reply_to_table(_reply(fields, [{"checksum": 547966661}]))[0],     # a number (2018)
+             reply_to_table(_reply(fields, [{"checksum": "a1b2c3"}]))[0]]      # text
+    assert join_pages(pages) is None
+    assert rows_to_table(fields, [{"checksum": 547966661}, {"checksum": "a1b2c3"}])["checksum"].tolist() \
+        == ["547966661", "a1b2c3"]

@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.parse
 
+import astropy.units as u
 import pytest
 from astroquery.exceptions import InvalidQueryError, RemoteServiceError
 
@@ -223,3 +224,79 @@ def test_invoke_many_fails_on_the_first_failing_request(counting):
     with conf.set_temp("max_concurrent_pages", 2), pytest.raises(RemoteServiceError, match="field two"):
         transport.invoke_many(NirspecMastClass(), requests_)
     assert "Test.Field.9" not in calls                           # the rest were not sent
+
+
+# --- each page converted in the thread that fetched it (issue 12, "convert each page while the
+# next downloads") ---------------------------------------------------------------------------
+
+@pytest.fixture(params=["msgspec", "fallback"])
+def decoder(request, monkeypatch):
+    """The typed decoder (skipped where msgspec is not installed) or the plain-JSON fallback."""
+    from astroquery_nirspec import decoding
+    if request.param == "msgspec":
+        pytest.importorskip("msgspec")
+    else:
+        monkeypatch.setattr(decoding, "msgspec", None)
+    return request.param
+
+
+def values_of(column):
+    if hasattr(column, "tolist"):
+        return column.tolist()
+    unix = getattr(column.unix, "unmasked", column.unix)               # a Time column
+    return column.mask.tolist(), unix[~column.mask].tolist()
+
+
+def whole_reply_table(responses, **options):
+    """The former path: every page parsed to rows, all rows converted at the end."""
+    from astroquery_nirspec import tables
+    return tables.pages_to_table([transport.loads(r.content) for r in responses], **options)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("columns", [COLUMNS, None])
+def test_page_by_page_conversion_gives_the_whole_reply_table(server, decoder, workers, columns):
+    server()
+    with conf.set_temp("max_concurrent_pages", workers):
+        responses = NirspecMast.query_filtered_async(columns=columns, cache=False)
+        table = NirspecMast._parse_result(responses)
+    assert len(responses) == 12 and len(table) == 1000
+    assert all(getattr(r, "_mast_page", None) is not None for r in responses)
+    expected = whole_reply_table(responses, columns=columns, request=responses.context["request"])
+    assert table_text(table) == table_text(expected)
+    for name in table.colnames:
+        assert values_of(table[name]) == values_of(expected[name]), name
+        assert getattr(table[name], "unit", None) == getattr(expected[name], "unit", None), name
+        assert table[name].info.description == expected[name].info.description, name
+
+
+def test_each_page_is_decoded_once_in_its_fetch_thread_and_never_parsed_to_rows(server, monkeypatch):
+    from astroquery_nirspec import decoding, tables
+    server()
+    decoded_in, real = [], decoding.decode_reply
+
+    def recording(content):
+        decoded_in.append(threading.current_thread().name)
+        return real(content)
+
+    def refuse(content):
+        raise AssertionError("a page was parsed to row dicts")
+
+    monkeypatch.setattr(tables, "decode_reply", recording)
+    monkeypatch.setattr(transport, "reply_json", refuse)
+    with conf.set_temp("max_concurrent_pages", 3):
+        table = NirspecMast.query_filtered(columns=COLUMNS, cache=False)
+    assert len(table) == 1000
+    assert len(decoded_in) == 12 and decoded_in[0] == threading.main_thread().name
+    assert all(name.startswith("nirspec-pages") for name in decoded_in[1:])
+
+
+def test_counts_in_a_cone_and_value_lists_use_the_page_tables(server, monkeypatch):
+    srv = server()
+    monkeypatch.setattr(transport, "reply_json", lambda r: pytest.fail("a page was parsed to row dicts"))
+    with conf.set_temp("max_concurrent_pages", 3):
+        values = NirspecMast.get_parameter_values("grating", cache=False)
+        count = NirspecMast.query_filtered_count(coordinates="0 0", radius=180 * u.deg, cache=False)
+    assert int(values["count"].sum()) == 1000
+    assert count == 1000
+    assert srv.requests(NIRSPEC_SERVICE)
