@@ -632,7 +632,8 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
                    "row_limit": context.get("row_limit"), "request": context.get("request"),
                    "warn_empty": context.get("kind") == "rows"}
         pages = [getattr(r, "_mast_page", None) for r in responses]
-        joined = tables.join_pages(pages) if pages and None not in pages else None
+        converted = bool(pages) and all(page is not None for page in pages)   # not `in`: Table.__eq__
+        joined = tables.join_pages(pages) if converted else None
         if joined is None:
             table = tables.pages_to_table([transport.reply_json(r) for r in responses], **options)
         else:

@@ -225,3 +225,11 @@ def test_pages_whose_kinds_differ_give_the_table_of_all_rows_as_one(fake):
     t = NirspecMast.query_filtered(columns=["filename", "checksum"], pagesize=1)
     assert [r["page"] for r in f.requests] == [1, 2]
     assert t["checksum"].tolist() == ["547966661", "a1b2c3"] and t["filename"].tolist() == ["a.fits", "b.fits"]
+
+
+def test_the_page_tables_are_joined_without_comparing_tables(fake, monkeypatch):
+    """`None in pages` would compare every page Table with None, row by row (Table.__eq__)."""
+    fake("nirspec_page1_of2.json", "nirspec_page2_of2.json")
+    monkeypatch.setattr(Table, "__eq__", lambda self, other: pytest.fail("a Table was compared"))
+    t = NirspecMast.query_filtered(program=[5716, 9180, 4713], pagesize=2)
+    assert list(t["program"]) == [5716, 9180, 4713]
