@@ -101,6 +101,8 @@ def no_times():
 
 _MS_JSON = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")
 _MS_DIGITS = slice(len("/Date("), -len(")/"))
+_MS_PREFIX = np.frombuffer(b"/Date(", dtype=np.uint8)
+_MS_SUFFIX = np.frombuffer(b")/", dtype=np.uint8)
 _NONE = type(None)
 _EXACT = 2 ** 53                            # integers up to this are exact as float64
 
@@ -127,19 +129,38 @@ def _plain_milliseconds(texts, mask):
     None when some value has another form (a zone, or not MS-JSON at all).
     """
     present = texts[~mask] if mask.any() else texts
-    try:
-        found = np.fromiter(map(int, map(getitem, present, repeat(_MS_DIGITS))), np.int64, len(present))
-    except (ValueError, OverflowError):
-        return None
-    # the digits parsed, so "/Date(" and ")/" can only be at the ends: one of each per value
     joined = "".join(present)
-    if joined.count("/Date(") != len(present) or joined.count(")/") != len(present):
-        return None
+    found = _same_width_milliseconds(joined, len(present))
+    if found is None:
+        try:
+            found = np.fromiter(map(int, map(getitem, present, repeat(_MS_DIGITS))), np.int64, len(present))
+        except (ValueError, OverflowError):
+            return None
+        # the digits parsed, so "/Date(" and ")/" can only be at the ends: one of each per value
+        if joined.count("/Date(") != len(present) or joined.count(")/") != len(present):
+            return None
     if not mask.any():
         return found
     ms = np.zeros(len(texts), dtype=np.int64)
     ms[~mask] = found
     return ms
+
+
+def _same_width_milliseconds(joined, n):
+    """
+    The ms of ``n`` joined ``/Date(ms)/`` values that all have the same number of digits
+    (all dates since September 2001), read as an array of bytes; None otherwise.
+    """
+    width = len(joined) // n if n else 0
+    if not len(_MS_PREFIX) + len(_MS_SUFFIX) < width < 27 or width * n != len(joined) or not joined.isascii():
+        return None
+    codes = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(n, width)
+    digits = codes[:, len(_MS_PREFIX):-len(_MS_SUFFIX)] - ord("0")
+    # each row is one value: "/Date(" and ")/" occur only at the ends of values, digits between
+    if not ((codes[:, :len(_MS_PREFIX)] == _MS_PREFIX).all() and (codes[:, -len(_MS_SUFFIX):] == _MS_SUFFIX).all()
+            and (digits <= 9).all()):
+        return None
+    return digits.astype(np.int64) @ 10 ** np.arange(digits.shape[1] - 1, -1, -1, dtype=np.int64)
 
 
 def _times(ms, mask):
@@ -243,8 +264,7 @@ def _truth(raw, mask, true, false):
 
 def _booleans(raw, mask):
     """JSON true/false, or the text True/False (and t/f, 1/0, yes/no)."""
-    present = raw[~mask]
-    if all(isinstance(v, (bool, np.bool_)) for v in present):
+    if set(map(type, raw[~mask])) <= {bool, np.bool_}:
         return MaskedColumn(_filled(raw, mask, False).astype(bool), mask=mask)
     return _truth(raw, mask, _TRUE, _FALSE)
 
@@ -282,6 +302,12 @@ def _declared_text(name, values, field):
     A column declared as text: text or ``/Date(ms)/`` dates when every value is text
     (told by their lengths, in C), else as `_value_kind` says.
     """
+    try:                                    # the common case: short text, no null, no date
+        longest = max(map(len, values), default=0)
+        if 0 < longest <= LONG_STRING and not str.startswith(values[0], "/Date("):
+            return MaskedColumn(np.array(values, dtype=f"U{longest}"), mask=np.zeros(len(values), bool))
+    except TypeError:                       # a null (or a number, a boolean) among the values
+        pass
     raw = np.empty(len(values), dtype=object)
     raw[:] = values
     mask = np.equal(raw, None)

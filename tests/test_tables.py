@@ -428,3 +428,22 @@ def test_pages_whose_kinds_differ_are_not_joined():
     assert join_pages(pages) is None
     assert rows_to_table(fields, [{"checksum": 547966661}, {"checksum": "a1b2c3"}])["checksum"].tolist() \
         == ["547966661", "a1b2c3"]
+
+
+def test_dates_of_the_same_width_and_not_are_read_alike():
+    """All 13-digit (read as bytes), mixed widths (read by int), a sign (by int)."""
+    texts = ["/Date(1786449731000)/", "/Date(1453010667879)/", None]
+    for extra in ([], ["/Date(999999999999)/"], ["/Date(-86400000)/"]):
+        rows = [{"date_obs": v} for v in texts + extra]
+        t = rows_to_table([{"name": "date_obs", "type": "date"}], rows)
+        unix = getattr(t["date_obs"].unix, "unmasked", t["date_obs"].unix)
+        want = [1786449731.0, 1453010667.879] + [int(v[6:-2]) / 1000 for v in extra]
+        assert unix[~t["date_obs"].mask].tolist() == pytest.approx(want, abs=1e-3)
+        assert t["date_obs"].mask.tolist() == [False, False, True] + [False] * len(extra)
+
+
+def test_short_text_without_nulls_and_with_them():
+    t = rows_to_table([{"name": "grating", "type": "string"}, {"name": "filter", "type": "string"}],
+                      [{"grating": "G140M", "filter": None}, {"grating": "PRISM", "filter": "CLEAR"}])
+    assert t["grating"].dtype == np.dtype("U5") and not t["grating"].mask.any()
+    assert t["filter"].tolist() == [None, "CLEAR"]
