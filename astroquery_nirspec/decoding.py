@@ -8,6 +8,7 @@ no dict per row, a third less memory than `json.loads` and faster than orjson
 field declares, the rows come from `astroquery_nirspec.transport.loads` as dicts. Both
 give the same values; `gather` transposes either into ``{name: values}``.
 """
+import contextlib
 import functools
 import gc
 from operator import itemgetter, methodcaller
@@ -20,7 +21,7 @@ try:
 except ImportError:       # optional; the fallback gives the same values
     msgspec = None
 
-__all__ = ["decode_reply", "gather"]
+__all__ = ["decode_reply", "gather", "paused_gc"]
 
 #: The Python type a row value of each declared type decodes to (any other declared
 #: type, ``string`` included, may hold text, numbers or booleans: MAST sends integer
@@ -43,6 +44,27 @@ if msgspec is not None:
         fields: list[_Field] = []
         paging: Any = None
         data: msgspec.Raw = msgspec.Raw(b"[]")
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """
+    The garbage collector paused: decoding and converting a reply make no reference
+    cycles, and collections would rescan every row and column of it.
+
+    Examples
+    --------
+    >>> with paused_gc():
+    ...     gc.isenabled()
+    False
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def gather(names, rows):
@@ -116,9 +138,7 @@ def decode_reply(content):
     >>> envelope["status"], columns
     ('COMPLETE', {'program': (1345, None), 'checksum': (547966661, None)})
     """
-    enabled = gc.isenabled()
-    gc.disable()                  # decoding makes no cycles; collections would rescan every row
-    try:
+    with paused_gc():
         if msgspec is not None:
             try:
                 result = _typed(content)
@@ -136,6 +156,3 @@ def decode_reply(content):
         del rows
         head = {key: reply.get(key) for key in ("status", "msg", "paging")}
         return {**head, "fields": fields}, columns
-    finally:
-        if enabled:
-            gc.enable()

@@ -22,7 +22,7 @@ from astroquery.exceptions import MaxResultsWarning, NoResultsWarning
 
 from . import sky
 from .columns import LONG_STRING, build_column, column_kind, declared_kind, join_column, no_times
-from .decoding import decode_reply, gather
+from .decoding import decode_reply, gather, paused_gc
 from .fields import SERVICE, catalogue, field_names, get_field
 
 __all__ = ["rows_to_table", "reply_to_table", "empty_table", "join_pages", "pages_to_table", "result_table",
@@ -158,8 +158,9 @@ def reply_to_table(content, *, describe=True):
     >>> table["effexptm"].tolist(), envelope["paging"]["rowsFiltered"]
     ([1458.889, None], 2)
     """
-    envelope, columns = decode_reply(content)
-    return _build(envelope["fields"], columns, describe), envelope
+    with paused_gc():
+        envelope, columns = decode_reply(content)
+        return _build(envelope["fields"], columns, describe), envelope
 
 
 def join_pages(pages):

@@ -16,6 +16,7 @@ import gc
 import hashlib
 import json
 import math
+import threading
 import time
 import urllib.parse
 import uuid
@@ -45,6 +46,10 @@ __all__ = ["invoke_url", "encode_request", "loads", "reply_json", "retry_after",
 HEADERS = {"Content-type": "application/x-www-form-urlencoded", "Accept": "text/plain"}
 
 _MAX_POLL_SLEEP = 5.0
+
+#: One page is converted at a time: conversions are CPU-bound and hold the GIL, so run
+#: together they would only trade it (and their memory) while the other pages download.
+_CONVERTING = threading.Lock()
 
 
 def invoke_url():
@@ -192,7 +197,8 @@ def _parse(response, convert):
     """
     if convert is None:
         return reply_json(response)
-    page, envelope = convert(response.content)
+    with _CONVERTING:
+        page, envelope = convert(response.content)
     response._mast_page, response._mast_envelope = page, envelope
     return envelope
 

@@ -300,3 +300,24 @@ def test_counts_in_a_cone_and_value_lists_use_the_page_tables(server, monkeypatc
     assert int(values["count"].sum()) == 1000
     assert count == 1000
     assert srv.requests(NIRSPEC_SERVICE)
+
+
+def test_pages_download_together_but_are_converted_one_at_a_time(counting):
+    """Conversions hold the GIL: run together they would only trade it (and their memory)."""
+    active, most, lock = [0], [0], threading.Lock()
+
+    def convert(content):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.02)                  # long enough for another page to arrive meanwhile
+        reply = transport.loads(content)
+        with lock:
+            active[0] -= 1
+        return reply["data"], reply
+
+    with conf.set_temp("max_concurrent_pages", 3):
+        responses = transport.invoke(NirspecMastClass(), {"service": "Test.Paged.0", "pagesize": 10},
+                                     convert=convert)
+    assert [row["n"] for r in responses for row in r._mast_page] == list(range(100))
+    assert counting.peak >= 2 and most[0] == 1
