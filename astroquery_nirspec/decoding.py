@@ -11,6 +11,7 @@ give the same values; `gather` transposes either into ``{name: values}``.
 import contextlib
 import functools
 import gc
+import json
 from operator import itemgetter, methodcaller
 from typing import Any, Optional, Union
 
@@ -32,6 +33,10 @@ _WIRE = {**dict.fromkeys(("int", "long", "short", "integer", "unsignedbyte"), in
          **dict.fromkeys(("boolean", "bool", "binary"), Union[bool, str]),
          **dict.fromkeys(("date", "datetime"), str)}
 _ANY = Union[str, int, float, bool]
+
+#: How far from either end of a reply its ``fields`` block is looked for (a few kB).
+_FIELDS_WINDOW = 1 << 20
+_JSON = json.JSONDecoder()
 
 if msgspec is not None:
     class _Field(msgspec.Struct):
@@ -97,15 +102,68 @@ def _row_type(declared):
     return msgspec.defstruct("Row", spec, rename=rename, gc=False)
 
 
-def _typed(content):
-    """(envelope, columns) through msgspec, or None when a value does not fit its type."""
-    envelope = msgspec.json.decode(content, type=_Envelope)
-    fields = [{"name": f.name, "type": f.type} for f in envelope.fields]
-    declared = tuple(dict((f["name"], f["type"]) for f in fields if f["name"] != "_selected_").items())
+def _declared(fields):
+    """``((name, type), ...)`` of the fields that are columns (no ``_selected_``), each once."""
+    return tuple(dict((name, kind) for name, kind in fields if name != "_selected_").items())
+
+
+@functools.lru_cache(maxsize=16)
+def _reply_type(fields):
+    """A record type for a whole reply whose ``fields`` are ``((name, type), ...)``."""
+    return msgspec.defstruct("Reply", [("status", Any, None), ("msg", Any, None), ("fields", list[_Field], []),
+                                       ("paging", Any, None),
+                                       ("data", Optional[list[_row_type(_declared(fields))]], None)])
+
+
+def _fields_near_the_ends(content):
+    """
+    The ``fields`` block of a reply, read near either end of its bytes (MAST sends it
+    after the rows), as ``((name, type), ...)``; None when it is not found there.
+    """
+    key = b'"fields":'
+    for at in (content.rfind(key, max(0, len(content) - _FIELDS_WINDOW)), content.find(key, 0, _FIELDS_WINDOW)):
+        if at < 0:
+            continue
+        text = content[at + len(key):at + len(key) + _FIELDS_WINDOW].decode("utf-8", "ignore").lstrip()
+        try:
+            fields = _JSON.raw_decode(text)[0]
+        except ValueError:
+            continue
+        if isinstance(fields, list) and all(isinstance(f, dict) and isinstance(f.get("name"), str)
+                                            and isinstance(f.get("type", ""), str) for f in fields):
+            return tuple((f["name"], f.get("type", "string")) for f in fields)
+    return None
+
+
+def _one_pass(content):
+    """(envelope, rows) in one pass when the ``fields`` block was found first; else None."""
+    guessed = _fields_near_the_ends(content)
+    if guessed is None:
+        return None
     try:
-        rows = msgspec.json.decode(envelope.data, type=list[_row_type(declared)])
+        reply = msgspec.json.decode(content, type=_reply_type(guessed))
     except msgspec.ValidationError:
         return None
+    if tuple((f.name, f.type) for f in reply.fields) != guessed:
+        return None                          # the text found was not the reply's own fields
+    rows, reply.data = reply.data or [], None
+    return reply, rows
+
+
+def _typed(content):
+    """(envelope, columns) through msgspec, or None when a value does not fit its type."""
+    found = _one_pass(content)
+    if found is not None:
+        envelope, rows = found
+        declared = _declared((f.name, f.type) for f in envelope.fields)
+    else:
+        envelope = msgspec.json.decode(content, type=_Envelope)
+        declared = _declared((f.name, f.type) for f in envelope.fields)
+        try:
+            rows = msgspec.json.decode(envelope.data, type=list[_row_type(declared)])
+        except msgspec.ValidationError:
+            return None
+    fields = [{"name": f.name, "type": f.type} for f in envelope.fields]
     names = [name for name, _ in declared]
     columns = dict(zip(names, zip(*map(msgspec.structs.astuple, rows)))) if rows else {}
     del rows

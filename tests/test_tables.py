@@ -10,6 +10,8 @@ from astropy.time import Time
 from astroquery.exceptions import MaxResultsWarning, NoResultsWarning
 
 from astroquery_nirspec.fields import catalogue
+from table_checks import assert_same_table
+
 from astroquery_nirspec.tables import (LONG_STRING, empty_table, pages_to_table, rows_to_table,
                                        value_counts)
 
@@ -386,18 +388,6 @@ def _joined_and_whole(fields, pages):
     return joined, rows_to_table(fields, [row for rows in pages for row in rows])
 
 
-def _same(joined, whole):
-    assert joined.colnames == whole.colnames
-    for name in whole.colnames:
-        a, b = joined[name], whole[name]
-        assert type(a) is type(b), name
-        if isinstance(b, Time):
-            assert a.mask.tolist() == b.mask.tolist() and a.isot.tolist() == b.isot.tolist(), name
-        else:
-            assert (a.dtype, a.unit, a.tolist()) == (b.dtype, b.unit, b.tolist()), name
-        assert a.info.description == b.info.description, name
-
-
 @pytest.mark.parametrize("fields, pages", [
     # text of different widths; long footprints (objects) on one page only
     ([{"name": "grating", "type": "string"}, {"name": "s_region", "type": "string"}],
@@ -417,7 +407,7 @@ def _same(joined, whole):
 ])
 def test_page_tables_join_as_the_whole_reply(fields, pages):
     joined, whole = _joined_and_whole(fields, pages)
-    _same(joined, whole)
+    assert_same_table(joined, whole)
 
 
 def test_pages_whose_kinds_differ_are_not_joined():

@@ -23,6 +23,7 @@ from astroquery.exceptions import InvalidQueryError, RemoteServiceError
 
 from astroquery_nirspec import NirspecMast, NirspecMastClass, conf, transport
 from mast_double import NIRSPEC_SERVICE, Fault, make_archive
+from table_checks import DECODERS, assert_same_table, use_decoder
 
 ARCHIVE = make_archive(n_nirspec=1000, seed=21)
 COLUMNS = ["ArchiveFileID", "filename", "targ_ra", "targ_dec", "grating", "date_obs"]
@@ -229,22 +230,9 @@ def test_invoke_many_fails_on_the_first_failing_request(counting):
 # --- each page converted in the thread that fetched it (issue 12, "convert each page while the
 # next downloads") ---------------------------------------------------------------------------
 
-@pytest.fixture(params=["msgspec", "fallback"])
+@pytest.fixture(params=DECODERS)
 def decoder(request, monkeypatch):
-    """The typed decoder (skipped where msgspec is not installed) or the plain-JSON fallback."""
-    from astroquery_nirspec import decoding
-    if request.param == "msgspec":
-        pytest.importorskip("msgspec")
-    else:
-        monkeypatch.setattr(decoding, "msgspec", None)
-    return request.param
-
-
-def values_of(column):
-    if hasattr(column, "tolist"):
-        return column.tolist()
-    unix = getattr(column.unix, "unmasked", column.unix)               # a Time column
-    return column.mask.tolist(), unix[~column.mask].tolist()
+    return use_decoder(request.param, monkeypatch)
 
 
 def whole_reply_table(responses, **options):
@@ -264,10 +252,7 @@ def test_page_by_page_conversion_gives_the_whole_reply_table(server, decoder, wo
     assert all(getattr(r, "_mast_page", None) is not None for r in responses)
     expected = whole_reply_table(responses, columns=columns, request=responses.context["request"])
     assert table_text(table) == table_text(expected)
-    for name in table.colnames:
-        assert values_of(table[name]) == values_of(expected[name]), name
-        assert getattr(table[name], "unit", None) == getattr(expected[name], "unit", None), name
-        assert table[name].info.description == expected[name].info.description, name
+    assert_same_table(table, expected)
 
 
 def test_each_page_is_decoded_once_in_its_fetch_thread_and_never_parsed_to_rows(server, monkeypatch):
