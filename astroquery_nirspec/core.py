@@ -631,13 +631,13 @@ class NirspecMastClass(DownloadMixin, BaseQuery):
         options = {"columns": context.get("columns"), "cone": context.get("cone"),
                    "row_limit": context.get("row_limit"), "request": context.get("request"),
                    "warn_empty": context.get("kind") == "rows"}
-        pages = [getattr(r, "_mast_page", None) for r in responses]
-        converted = bool(pages) and all(page is not None for page in pages)   # not `in`: Table.__eq__
-        joined = tables.join_pages(pages) if converted else None
+        pages = [transport.converted(r) for r in responses]
+        complete = bool(pages) and all(page is not None for page in pages)   # not `in`: Table.__eq__
+        joined = tables.join_pages([table for table, _ in pages]) if complete else None
         if joined is None:
             table = tables.pages_to_table([transport.reply_json(r) for r in responses], **options)
         else:
-            paging = responses[0]._mast_envelope.get("paging") or {}
+            paging = pages[0][1].get("paging") or {}
             table = tables.result_table(joined, rows_filtered=paging.get("rowsFiltered"), **options)
         table.meta["service"] = self.SERVICE
         return table

@@ -1,11 +1,13 @@
 """
-Reply bytes → the envelope and its rows as columns, with the fewest Python objects.
+Reading MAST replies: `loads` parses JSON bytes (orjson), `reply_json` parses a reply
+once and keeps it on the response, and `decode_reply` turns reply bytes into the
+envelope and its rows as columns, with the fewest Python objects.
 
 With `msgspec` installed (optional: ``pip install msgspec``), the ``fields`` block is
 read first and the rows are decoded straight into typed records: numbers as numbers,
 no dict per row, a third less memory than `json.loads` and faster than orjson
 (benchmarks/bench_reply.py). Without it, or when a value does not fit the type its
-field declares, the rows come from `astroquery_nirspec.transport.loads` as dicts. Both
+field declares, the rows come from `loads` (orjson) as dicts. Both
 give the same values; `gather` transposes either into ``{name: values}``.
 """
 import contextlib
@@ -15,14 +17,17 @@ import json
 from operator import itemgetter, methodcaller
 from typing import Any, Optional, Union
 
-from . import transport
+try:  # a dependency: 1.5x faster than json here (benchmarks/bench_reply.py, docs/performance.rst)
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - a platform without an orjson wheel
+    _orjson = None
 
 try:
     import msgspec
 except ImportError:       # optional; the fallback gives the same values
     msgspec = None
 
-__all__ = ["decode_reply", "gather", "paused_gc"]
+__all__ = ["decode_reply", "gather", "loads", "paused_gc", "reply_json"]
 
 #: The Python type a row value of each declared type decodes to (any other declared
 #: type, ``string`` included, may hold text, numbers or booleans: MAST sends integer
@@ -70,6 +75,49 @@ def paused_gc():
     finally:
         if enabled:
             gc.enable()
+
+
+def loads(content):
+    """
+    Parse JSON bytes with orjson (the standard library where orjson cannot be installed).
+
+    Examples
+    --------
+    >>> loads(b'{"status": "COMPLETE", "data": [{"a": 1}]}')["data"]
+    [{'a': 1}]
+    """
+    with paused_gc():
+        if _orjson is not None:
+            return _orjson.loads(content)
+        return json.loads(content)
+
+
+def reply_json(response):
+    """
+    The parsed JSON of a reply, parsed once and kept on the response.
+
+    Parameters
+    ----------
+    response : `requests.Response`
+
+    Returns
+    -------
+    result : dict
+
+    Examples
+    --------
+    >>> from astroquery.utils.mocks import MockResponse
+    >>> response = MockResponse(content=b'{"status": "COMPLETE", "msg": ""}')
+    >>> reply_json(response)["status"]
+    'COMPLETE'
+    >>> reply_json(response) is response._mast_json      # parsed once
+    True
+    """
+    result = getattr(response, "_mast_json", None)
+    if result is None:
+        result = loads(response.content)
+        response._mast_json = result
+    return result
 
 
 def gather(names, rows):
@@ -204,7 +252,7 @@ def decode_reply(content):
                 result = None     # let the standard parser name the problem
             if result is not None:
                 return result
-        reply = transport.loads(content)
+        reply = loads(content)
         if not isinstance(reply, dict):     # JSON, but no reply: no status, no rows
             reply = {}
         rows = reply.pop("data", None) or []

@@ -12,7 +12,6 @@ the pages of a result are walked and checked (the pages after the first
 are used; a reply that is not a complete, valid result is removed from the cache
 at once, so a failure is never served from it.
 """
-import gc
 import hashlib
 import json
 import math
@@ -20,6 +19,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+
 import requests
 from astroquery import log
 from astroquery.exceptions import RemoteServiceError, TimeoutError
@@ -32,13 +32,10 @@ from .hosts import MAST_DOMAIN, is_loopback, may_send_token
 from .retry import (TRANSIENT_ERRORS, TRANSIENT_STATUS, GiveUp, RetryPolicy,
                     RetryWait, retry_after)
 from .window import Window, max_concurrent
+# Reading a reply (parsed once, kept on the response) is `astroquery_nirspec.decoding`'s.
+from .decoding import loads, reply_json
 
-try:  # a dependency: 1.5x faster than json here (benchmarks/bench_reply.py, docs/performance.rst)
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - a platform without an orjson wheel
-    _orjson = None
-
-__all__ = ["invoke_url", "encode_request", "loads", "reply_json", "retry_after", "invoke",
+__all__ = ["invoke_url", "encode_request", "loads", "reply_json", "converted", "retry_after", "invoke",
            "invoke_many", "max_concurrent", "may_send_token", "is_loopback", "PageProgress",
            "RetryPolicy", "RetryWait", "GiveUp", "TRANSIENT_STATUS", "TRANSIENT_ERRORS", "MAST_DOMAIN"]
 
@@ -85,54 +82,6 @@ def encode_request(request):
     'request=%7B%22service%22%3A%20%22Mast.Jwst.Filtered.Nirspec%22%2C%20%22page%22%3A%201%7D'
     """
     return "request=" + urllib.parse.quote(json.dumps(request))
-
-
-def loads(content):
-    """
-    Parse JSON bytes with orjson (the standard library where orjson cannot be installed).
-
-    Examples
-    --------
-    >>> loads(b'{"status": "COMPLETE", "data": [{"a": 1}]}')["data"]
-    [{'a': 1}]
-    """
-    enabled = gc.isenabled()
-    gc.disable()                  # parsing makes no cycles; collections would rescan every row
-    try:
-        if _orjson is not None:
-            return _orjson.loads(content)
-        return json.loads(content)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def reply_json(response):
-    """
-    The parsed JSON of a reply, parsed once and kept on the response.
-
-    Parameters
-    ----------
-    response : `requests.Response`
-
-    Returns
-    -------
-    result : dict
-
-    Examples
-    --------
-    >>> from astroquery.utils.mocks import MockResponse
-    >>> response = MockResponse(content=b'{"status": "COMPLETE", "msg": ""}')
-    >>> reply_json(response)["status"]
-    'COMPLETE'
-    >>> reply_json(response) is response._mast_json      # parsed once
-    True
-    """
-    result = getattr(response, "_mast_json", None)
-    if result is None:
-        result = loads(response.content)
-        response._mast_json = result
-    return result
 
 
 def _cache_entry(url, body, headers):
@@ -295,11 +244,26 @@ def _fetch_page(query, request, *, cache, headers, is_complete=_is_complete, pol
         raise RemoteServiceError(f"MAST reply has no valid status ({status!r}) for {where}.")
 
 
+def converted(response):
+    """
+    What the ``convert`` of `invoke` gave for a response: ``(page, envelope)``, or None
+    when it was not converted.
+
+    Examples
+    --------
+    >>> from astroquery.utils.mocks import MockResponse
+    >>> converted(MockResponse(content=b'{"status": "COMPLETE"}')) is None
+    True
+    """
+    envelope = getattr(response, "_mast_envelope", None)
+    return None if envelope is None else (response._mast_page, envelope)
+
+
 def _paging(response):
     """(rows on the page, its ``paging`` block), from what `_parse` kept: nothing is parsed again."""
-    envelope = getattr(response, "_mast_envelope", None)
-    if envelope is not None:
-        return len(response._mast_page), envelope.get("paging") or {}
+    page = converted(response)
+    if page is not None:
+        return len(page[0]), page[1].get("paging") or {}
     result = reply_json(response)
     return len(result.get("data") or []), result.get("paging") or {}
 
@@ -402,8 +366,7 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
     -------
     responses : list of `requests.Response`
         One per page, in page order, each COMPLETE; ``response._mast_json`` holds its
-        parsed JSON, or with ``convert`` ``response._mast_page`` and
-        ``response._mast_envelope`` hold what it returned.
+        parsed JSON, or with ``convert`` what it returned (`converted`).
 
     Raises
     ------

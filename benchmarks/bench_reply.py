@@ -4,7 +4,7 @@ Reply → Table: one 20 000-row ``Mast.Jwst.Filtered.Nirspec`` reply, parsed by
 - the bare parsers (``json.loads``, ``orjson.loads``),
 - astroquery 0.4.x's own path (``discovery_portal._json_to_table(json.loads(...), col_config={})``),
 - this package (``tables.reply_to_table``: the path of every page of a query, typed by
-  msgspec when installed, else ``transport.loads`` + the same column builder),
+  msgspec when installed, else ``decoding.loads`` (orjson) + the same column builder),
 
 all on the same bytes, interleaved, median of several rounds; then the peak memory of
 each path and the memory its result holds (tracemalloc).
@@ -21,7 +21,7 @@ add_paths()
 
 from astroquery.mast.discovery_portal import _json_to_table  # noqa: E402
 
-from astroquery_nirspec import tables, transport  # noqa: E402
+from astroquery_nirspec import decoding, tables  # noqa: E402
 from synthetic import reply_bytes  # noqa: E402
 
 TARGET_VS_ASTROQUERY = 5.0      # at least this many times faster than astroquery
@@ -47,11 +47,11 @@ def run(n_rows=20_000, rounds=3, baseline_rounds=2, profile=False, quick=False):
 
     paths = {
         "json.loads alone": lambda: json.loads(content),
-        "orjson.loads alone": lambda: transport._orjson.loads(content),
+        "orjson.loads alone": lambda: decoding._orjson.loads(content),
         "astroquery _json_to_table(json.loads)": lambda: astroquery_path(content),
         OURS: lambda: ours(content),
     }
-    if transport._orjson is None:                        # pragma: no cover
+    if decoding._orjson is None:                        # pragma: no cover
         del paths["orjson.loads alone"]
     counts = {label: baseline_rounds if label.startswith("astroquery ") else rounds for label in paths}
     times = timed_rounds(paths, counts)

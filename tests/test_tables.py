@@ -105,11 +105,11 @@ def test_large_reply_is_built_without_per_cell_python(monkeypatch):
 
 def test_json_fallback_parses_the_same(monkeypatch):
     """Where orjson cannot be installed, the standard library gives the same rows."""
-    import astroquery_nirspec.transport as transport
+    import astroquery_nirspec.decoding as decoding
     content = (DATA / "nirspec_three_rows.json").read_bytes()
-    fast = transport.loads(content)
-    monkeypatch.setattr(transport, "_orjson", None)
-    assert transport.loads(content) == fast
+    fast = decoding.loads(content)
+    monkeypatch.setattr(decoding, "_orjson", None)
+    assert decoding.loads(content) == fast
 
 
 # --- empty replies (issue 10 item 1) -------------------------------------------------

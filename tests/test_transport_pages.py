@@ -182,13 +182,14 @@ def test_progress_is_reported_in_page_order(counting):
 
 def test_each_page_is_parsed_in_the_thread_that_fetched_it(counting, monkeypatch):
     parsed_in = []
-    real = transport.loads
+    from astroquery_nirspec import decoding
+    real = decoding.loads
 
     def recording(content):
         parsed_in.append(threading.current_thread().name)
         return real(content)
 
-    monkeypatch.setattr(transport, "loads", recording)
+    monkeypatch.setattr(decoding, "loads", recording)
     with conf.set_temp("max_concurrent_pages", 3):
         responses = transport.invoke(NirspecMastClass(), {"service": "Test.Paged.0", "pagesize": 10})
     assert all(getattr(r, "_mast_json", None) is not None for r in responses)
@@ -249,7 +250,7 @@ def test_page_by_page_conversion_gives_the_whole_reply_table(server, decoder, wo
         responses = NirspecMast.query_filtered_async(columns=columns, cache=False)
         table = NirspecMast._parse_result(responses)
     assert len(responses) == 12 and len(table) == 1000
-    assert all(getattr(r, "_mast_page", None) is not None for r in responses)
+    assert all(transport.converted(r) is not None for r in responses)
     expected = whole_reply_table(responses, columns=columns, request=responses.context["request"])
     assert table_text(table) == table_text(expected)
     assert_same_table(table, expected)
@@ -304,5 +305,5 @@ def test_pages_download_together_but_are_converted_one_at_a_time(counting):
     with conf.set_temp("max_concurrent_pages", 3):
         responses = transport.invoke(NirspecMastClass(), {"service": "Test.Paged.0", "pagesize": 10},
                                      convert=convert)
-    assert [row["n"] for r in responses for row in r._mast_page] == list(range(100))
+    assert [row["n"] for r in responses for row in transport.converted(r)[0]] == list(range(100))
     assert counting.peak >= 2 and most[0] == 1
