@@ -72,15 +72,19 @@ class NirspecMastClass(LoginMixin, DownloadMixin, BaseQuery):
         return None if conf.progress else False
 
     def _send(self, request, *, cache, retrieve_all=True, row_limit=None, is_complete=None,
-              page_bar=True):
-        """Send ``request`` through the transport, with a page bar; the only I/O path of queries."""
+              page_bar=True, as_tables=False):
+        """
+        Send ``request`` through the transport, with a page bar; the only I/O path of queries.
+        With ``as_tables`` each page becomes its Table in the thread that fetched it
+        (`tables.reply_to_table`), while the next pages download.
+        """
         kwargs = {"is_complete": is_complete} if is_complete else {}
         show = self._progress_enabled() if retrieve_all and page_bar else False
         with progress_bar(desc=request["service"], unit="page", enabled=show) as bar:
             return transport.invoke(self, request, cache=self._cache_allowed(cache),
                                     retrieve_all=retrieve_all, row_limit=row_limit,
                                     headers=self._auth_headers(), progress=page_reporter(bar),
-                                    **kwargs)
+                                    convert=tables.reply_to_table if as_tables else None, **kwargs)
 
     def _resolve(self, coordinates, *, cache):
         """A SkyCoord for a position or an object name (names go to MAST's resolver)."""
@@ -167,7 +171,7 @@ class NirspecMastClass(LoginMixin, DownloadMixin, BaseQuery):
         if get_query_payload:
             return request
         responses = self._send(request, cache=cache, retrieve_all=page is None,
-                               row_limit=None if cone else limit)
+                               row_limit=None if cone else limit, as_tables=True)
         return ResponseList(responses, kind="rows", cone=cone, columns=wanted, row_limit=limit,
                             request=request)
 
@@ -206,7 +210,7 @@ class NirspecMastClass(LoginMixin, DownloadMixin, BaseQuery):
         request = payload.nirspec_request(columns_text, filter_list)
         if get_query_payload:
             return request
-        responses = self._send(request, cache=cache, retrieve_all=cone is not None)
+        responses = self._send(request, cache=cache, retrieve_all=cone is not None, as_tables=cone is not None)
         return ResponseList(responses, kind="count", cone=cone, request=request)
 
     def query_filtered_count(self, *, coordinates=None, radius=None, cache=None,
@@ -267,7 +271,7 @@ class NirspecMastClass(LoginMixin, DownloadMixin, BaseQuery):
         request = payload.nirspec_request(columns_text, filter_list)
         if get_query_payload:
             return request
-        responses = self._send(request, cache=cache)
+        responses = self._send(request, cache=cache, as_tables=True)
         return ResponseList(responses, kind="values", field=name, cone=cone, request=request)
 
     def list_fields(self, match=None, *, refresh=False):
@@ -487,10 +491,18 @@ class NirspecMastClass(LoginMixin, DownloadMixin, BaseQuery):
         return table
 
     def _pages_to_table(self, responses, context):
-        table = tables.pages_to_table([transport.reply_json(r) for r in responses],
-                                      columns=context.get("columns"), cone=context.get("cone"),
-                                      row_limit=context.get("row_limit"), request=context.get("request"),
-                                      warn_empty=context.get("kind") == "rows")
+        """The page Tables joined (or, for pages not converted or whose kinds differ, all rows as one)."""
+        options = {"columns": context.get("columns"), "cone": context.get("cone"),
+                   "row_limit": context.get("row_limit"), "request": context.get("request"),
+                   "warn_empty": context.get("kind") == "rows"}
+        pages = [transport.converted(r) for r in responses]
+        complete = bool(pages) and all(page is not None for page in pages)   # not `in`: Table.__eq__
+        joined = tables.join_pages([table for table, _ in pages]) if complete else None
+        if joined is None:
+            table = tables.pages_to_table([transport.reply_json(r) for r in responses], **options)
+        else:
+            paging = pages[0][1].get("paging") or {}
+            table = tables.result_table(joined, rows_filtered=paging.get("rowsFiltered"), **options)
         table.meta["service"] = self.SERVICE
         return table
 

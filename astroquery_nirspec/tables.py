@@ -1,10 +1,12 @@
 """
 MAST JSON pages → astropy `~astropy.table.Table`, built column-wise.
 
-`pages_to_table` turns the parsed pages of one query into its result (cone cut, row
-limit and warnings included), `value_counts` counts the distinct values of a column,
-`rows_to_table` / `empty_table` build the table itself, and `reply_to_table` does it
-straight from the bytes of one reply. Pure functions, no I/O.
+`reply_to_table` builds the Table of one reply straight from its bytes (each page of a
+query, in the thread that fetched it), `join_pages` joins the page Tables, and
+`result_table` makes the result of a query of them (cone cut, row limit and warnings);
+`pages_to_table` does the same from parsed pages, `rows_to_table` / `empty_table` build
+a table from rows, `value_counts` counts the distinct values of a column. Pure
+functions, no I/O.
 
 Each column is gathered once from the rows (in C, through `map`) and turned into one
 numpy array; no Python code runs per cell. Types come from the reply's
@@ -12,212 +14,19 @@ numpy array; no Python code runs per cell. Types come from the reply's
 masked, MAST's ``/Date(ms)/`` strings become `~astropy.time.Time` columns and the
 one-letter FITS flags (``'t'``/``'f'`` text) become ``bool`` columns.
 """
-import re
 import warnings
 
 import numpy as np
 from astropy.table import MaskedColumn, Table
-from astropy.time import Time
 from astroquery.exceptions import MaxResultsWarning, NoResultsWarning
 
 from . import sky
-from .decoding import decode_reply, gather
+from .columns import LONG_STRING, build_column, column_kind, declared_kind, join_column, no_times
+from .decoding import decode_reply, gather, paused_gc
 from .fields import SERVICE, catalogue, field_names, get_field
 
-__all__ = ["rows_to_table", "reply_to_table", "empty_table", "pages_to_table", "value_counts", "LONG_STRING"]
-
-#: Text columns whose longest value exceeds this many characters (``s_region``: FS
-#: footprints reach ~500, MOS ones ~24 000) are kept as object arrays of the parsed
-#: strings: as fixed-width unicode they would cost 4 bytes x the longest value for
-#: every row, and the copy dominates the build time (benchmarks/bench_e2e.py).
-LONG_STRING = 256
-
-_INT_TYPES = {"int", "long", "short", "integer", "unsignedbyte", "number"}
-_FLOAT_TYPES = {"float", "double", "decimal", "real"}
-_BOOL_TYPES = {"boolean", "bool", "binary"}
-_DATE_TYPES = {"datetime", "date"}
-_TRUE = np.array(["true", "t", "1", "yes", "y"])
-_FALSE = np.array(["false", "f", "0", "no", "n"])
-_FLAG_TRUE = np.array(["t", "true"])        # one-letter FITS flags: 't'/'f' (2026), 'T'/'F' (2018)
-_FLAG_FALSE = np.array(["f", "false"])
-
-
-#: The column kind of each catalogue type (`astroquery_nirspec.fields.FIELD_TYPES`).
-_CATALOGUE_KINDS = {"int": "int", "float": "float", "boolean": "bool", "flag": "flag",
-                    "datetime": "date", "string": "string"}
-
-
-def _column_kind(declared, values, field=None):
-    """
-    Decide the kind of a column from its declared type and, for text, its values.
-
-    A column declared as text with no value to look at (no rows, or only nulls)
-    takes the kind of its catalogue ``field``, when there is one; a catalogued
-    one-letter FITS flag is always of kind ``flag``.
-    """
-    declared = (declared or "string").lower()
-    if field is not None and field.type == "flag" and declared in ("string", "char", *_BOOL_TYPES):
-        return "flag"                       # 't'/'f' text (or JSON booleans) of a FITS flag
-    if declared in _INT_TYPES:
-        return "int"
-    if declared in _FLOAT_TYPES:
-        return "float"
-    if declared in _BOOL_TYPES:
-        return "bool"
-    if declared in _DATE_TYPES:
-        return "date"
-    kinds = set(map(type, values))
-    kinds.discard(type(None))
-    if not kinds:
-        return _CATALOGUE_KINDS.get(field.type, "string") if field is not None else "string"
-    if kinds and kinds <= {int, float}:      # numbers in a column declared as text (e.g. obsid)
-        return "int" if kinds == {int} else "float"
-    if kinds == {bool}:
-        return "bool"
-    if kinds == {str}:
-        first = next(v for v in values if v is not None)
-        if first.startswith("/Date("):
-            return "date"
-    return "string"
-
-
-def _no_times():
-    """A zero-length `~astropy.time.Time` column (UTC, isot)."""
-    return Time(np.zeros(0), format="unix", scale="utc", copy=False).replicate(format="isot")
-
-
-_MS_JSON = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")
-
-
-def _milliseconds(strings, mask):
-    """The ms of ``/Date(ms)/`` or ``/Date(ms+zone)/`` strings (int64), or None if some are not."""
-    inner = np.char.partition(np.char.strip(strings, "/Date()"), "+")[:, 0]
-    inner[mask] = "0"
-    try:
-        return inner.astype(np.int64)
-    except ValueError:                      # a "-zone" suffix, or not MS-JSON at all
-        pass
-    matches = [_MS_JSON.fullmatch(s) for s in strings[~mask]]
-    if not all(matches):
-        return None
-    ms = np.zeros(len(strings), dtype=np.int64)
-    ms[~mask] = [int(m.group(1)) for m in matches]
-    return ms
-
-
-def _dates(strings, mask):
-    """
-    ``/Date(1786449731000)/`` (ms since 1970, UTC; the zone of ``/Date(ms+zone)/`` is
-    informational) → Time (isot); other text is parsed by `~astropy.time.Time`.
-    None when some value is no date at all.
-    """
-    if len(strings) == 0:                   # numpy's string functions fail on zero-size arrays
-        return _no_times()
-    ms = _milliseconds(strings, mask)
-    if ms is not None:
-        times = Time(ms / 1000.0, format="unix", scale="utc")
-    else:
-        try:
-            times = Time(np.where(mask, "2000-01-01T00:00:00", strings), scale="utc")
-        except ValueError:
-            return None
-    times.format = "isot"
-    if mask.any():
-        times[mask] = np.ma.masked
-    return times
-
-
-def _numbers_at_once(kind, values):
-    """An int or float column straight from the values list (the common case), else None."""
-    try:
-        if kind == "float":                 # None -> NaN; JSON has no NaN of its own
-            data = np.array(values, dtype=np.float64)
-            return MaskedColumn(data, mask=np.isnan(data))
-        if kind == "int":                   # None or a fraction: the general path decides
-            data = np.array(values)
-            if data.dtype.kind == "i":
-                return MaskedColumn(data.astype(np.int64, copy=False), mask=np.zeros(len(data), bool))
-    except (TypeError, ValueError, OverflowError):
-        pass                                # mixed content: the general path decides
-    return None
-
-
-def _numbers(raw, mask, kind):
-    filled = raw.copy()
-    filled[mask] = 0
-    if kind == "int" and float in set(map(type, filled)):
-        kind = "float"                      # a fraction in an int column: never truncated
-    try:
-        return MaskedColumn(filled.astype(np.int64 if kind == "int" else np.float64), mask=mask)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _truth(raw, mask, true, false):
-    """A bool column from text (or bool) values, each one of ``true`` or ``false``; else None."""
-    filled = raw.copy()
-    filled[mask] = false[0]
-    text = np.char.lower(filled.astype(str))
-    is_true = np.isin(text, true)
-    if not (is_true | np.isin(text, false)).all():
-        return None                         # another value: keep the text, drop nothing
-    return MaskedColumn(is_true, mask=mask)
-
-
-def _booleans(raw, mask):
-    """JSON true/false, or the text True/False (and t/f, 1/0, yes/no)."""
-    present = raw[~mask]
-    if all(isinstance(v, (bool, np.bool_)) for v in present):
-        filled = raw.copy()
-        filled[mask] = False
-        return MaskedColumn(filled.astype(bool), mask=mask)
-    return _truth(raw, mask, _TRUE, _FALSE)
-
-
-def _text(raw, mask):
-    """A text column: fixed-width unicode, or the parsed str objects for long values."""
-    filled = raw
-    if mask.any():
-        filled = raw.copy()
-        filled[mask] = ""
-    try:                                    # the longest value, without a fixed-width copy
-        longest = max(map(len, filled), default=0)
-        text = all(map(str.__instancecheck__, filled)) if longest > LONG_STRING else True
-    except TypeError:                       # not all text (numbers mixed in): all become text
-        text = False
-    if not text:
-        filled = np.array([v if isinstance(v, str) else str(v) for v in filled], dtype=object)
-        longest = max(map(len, filled), default=0)
-    if longest > LONG_STRING:               # keep the parsed str objects: no copy at all
-        return MaskedColumn(filled, mask=mask)
-    # the width is known: numpy need not scan every string again to find it
-    return MaskedColumn(filled.astype(f"U{max(longest, 1)}"), mask=mask)
-
-
-def _column(name, kind, values):
-    """
-    One column from the sequence of its values (None for null), of the given kind;
-    values that do not fit the kind are kept as text, so nothing is lost.
-    """
-    column = _numbers_at_once(kind, values)
-    if column is not None:
-        column.info.name = name
-        return column
-    raw = np.empty(len(values), dtype=object)
-    raw[:] = values
-    mask = np.equal(raw, None)
-    if kind in ("int", "float"):
-        column = _numbers(raw, mask, kind)
-    elif kind == "bool":
-        column = _booleans(raw, mask)
-    elif kind == "flag":
-        column = _truth(raw, mask, _FLAG_TRUE, _FLAG_FALSE)
-    elif kind == "date":
-        column = _dates(np.asarray(_text(raw, mask).filled(""), dtype=str), mask)
-    column = _text(raw, mask) if column is None else column
-    column.info.name = name
-    return column
-
+__all__ = ["rows_to_table", "reply_to_table", "empty_table", "join_pages", "pages_to_table", "result_table",
+           "value_counts", "LONG_STRING"]
 
 def _describe(table):
     """Units and descriptions from the field catalogue."""
@@ -255,8 +64,8 @@ def empty_table(names):
     dtypes = {"int": np.int64, "float": np.float64, "bool": bool, "flag": bool, "string": str}
     columns = []
     for name in names:
-        kind = _column_kind(None, (), known.get(name))
-        columns.append(_no_times() if kind == "date"
+        kind = column_kind(None, (), known.get(name))
+        columns.append(no_times() if kind == "date"
                        else MaskedColumn(np.zeros(0, dtype=dtypes[kind]), name=name))
     table = Table(columns, names=list(names), masked=True, copy=False)
     _describe(table)
@@ -308,7 +117,8 @@ def _build(fields, gathered, describe):
         if name == "_selected_" or name in built:
             continue
         values = gathered.pop(name)
-        built[name] = _column(name, _column_kind(field.get("type"), values, known.get(name)), values)
+        described = known.get(name)
+        built[name] = build_column(name, declared_kind(field.get("type"), described), values, described)
         del values
     # one Table from all columns at once: adding them one by one costs astropy's
     # per-insertion bookkeeping 239 times
@@ -348,34 +158,111 @@ def reply_to_table(content, *, describe=True):
     >>> table["effexptm"].tolist(), envelope["paging"]["rowsFiltered"]
     ([1458.889, None], 2)
     """
-    envelope, columns = decode_reply(content)
-    return _build(envelope["fields"], columns, describe), envelope
+    with paused_gc():
+        envelope, columns = decode_reply(content)
+        return _build(envelope["fields"], columns, describe), envelope
 
 
-def _first_table(results, columns, cone):
-    """The Table of all pages' rows, or an empty one with the catalogue's types."""
+def join_pages(pages):
+    """
+    The page Tables of one query (`reply_to_table`, in page order) as one Table.
+
+    Joined column by column (`numpy.concatenate`, faster than `~astropy.table.vstack`
+    for hundreds of columns, benchmarks/bench_reply.py): text of different widths joins
+    at the widest, or as objects when one page keeps long text as objects; ints and
+    floats join as floats; a column null throughout a page takes the kind of the others.
+    That is the Table of all rows converted at once, unless a column's kind differs
+    otherwise between pages (e.g. numbers on one page, text on another): then None,
+    and the rows must be converted as one (`pages_to_table`).
+
+    Parameters
+    ----------
+    pages : list of `~astropy.table.Table`
+
+    Returns
+    -------
+    table : `~astropy.table.Table` or None
+
+    Examples
+    --------
+    >>> one, _ = reply_to_table(b'{"fields": [{"name": "grating", "type": "string"}], '
+    ...                         b'"data": [{"grating": "PRISM"}]}')
+    >>> two, _ = reply_to_table(b'{"fields": [{"name": "grating", "type": "string"}], '
+    ...                         b'"data": [{"grating": "G140M"}, {"grating": null}]}')
+    >>> joined = join_pages([one, two])
+    >>> joined["grating"].tolist(), joined["grating"].dtype.str
+    (['PRISM', 'G140M', None], '<U5')
+    """
+    pages = list(pages)
+    if len(pages) == 1 or not pages[0].colnames:
+        return pages[0] if pages else Table()
+    names = pages[0].colnames
+    if any(page.colnames != names for page in pages[1:]):
+        return None
+    joined = []
+    for name in names:
+        column = join_column([page[name] for page in pages])
+        if column is None:
+            return None
+        joined.append(column)
+    return Table(joined, names=names, masked=True, copy=False)
+
+
+def _first_table(results):
+    """The Table of all pages' rows (no columns when no reply has ``fields``)."""
     fields = next((r["fields"] for r in results if r.get("fields")), None)
     if fields:
         return rows_to_table(fields, [row for r in results for row in (r.get("data") or [])])
-    names = list(columns) if columns is not None else list(field_names())
-    if cone is not None:                     # the cut needs the positions
-        names += [c for c in ("targ_ra", "targ_dec") if c not in names]
-    return empty_table(names)
+    return Table()
 
 
 def pages_to_table(results, *, columns=None, cone=None, row_limit=None, request=None, warn_empty=True):
     """
     The result Table of one ``Mast.Jwst.Filtered.Nirspec`` query from its parsed pages.
 
-    Rows of every page are joined; a reply without ``fields`` gives an empty table of
-    the requested columns. With a cone, the rows are cut on their exact separation
-    from its centre (`~astroquery_nirspec.sky.cut_on_separation`, adding
-    ``separation``) and ``targ_ra``/``targ_dec`` are dropped unless requested.
+    Rows of every page are joined and converted as one; then as `result_table`.
 
     Parameters
     ----------
     results : list of dict
         The parsed replies (``{"fields", "data", "paging", ...}``), one per page, in order.
+    columns, cone, row_limit, request, warn_empty
+        As in `result_table`; the ``rowsFiltered`` of the first page is the total.
+
+    Returns
+    -------
+    table : `~astropy.table.Table`
+
+    Examples
+    --------
+    >>> page = {"fields": [{"name": "program", "type": "int"}, {"name": "grating", "type": "string"}],
+    ...         "data": [{"program": 1345, "grating": "G140M"}, {"program": 2736, "grating": "G395H"}],
+    ...         "paging": {"rowsFiltered": 2}}
+    >>> t = pages_to_table([page, {"data": [{"program": 1, "grating": "PRISM"}]}])
+    >>> t["grating"].tolist(), t.meta["service"]
+    (['G140M', 'G395H', 'PRISM'], 'Mast.Jwst.Filtered.Nirspec')
+    """
+    total = (results[0].get("paging") or {}).get("rowsFiltered") if results else None
+    return result_table(_first_table(results), rows_filtered=total, columns=columns, cone=cone,
+                        row_limit=row_limit, request=request, warn_empty=warn_empty)
+
+
+def result_table(table, *, rows_filtered=None, columns=None, cone=None, row_limit=None, request=None,
+                 warn_empty=True):
+    """
+    The result Table of one ``Mast.Jwst.Filtered.Nirspec`` query from the Table of its rows.
+
+    A table without columns (a reply without ``fields``) gives an empty table of the
+    requested columns. With a cone, the rows are cut on their exact separation from its
+    centre (`~astroquery_nirspec.sky.cut_on_separation`, adding ``separation``) and
+    ``targ_ra``/``targ_dec`` are dropped unless requested.
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        All rows, e.g. from `join_pages`; it may be modified.
+    rows_filtered : int, optional
+        The number of rows the query matched (``paging.rowsFiltered`` of the first page).
     columns : list of str, optional
         The requested field names; `None` for all.
     cone : tuple, optional
@@ -383,7 +270,7 @@ def pages_to_table(results, *, columns=None, cone=None, row_limit=None, request=
         `~astropy.coordinates.Angle`.
     row_limit : int, optional
         Keep at most this many rows, with a `~astroquery.exceptions.MaxResultsWarning`
-        when the query matched more (``paging.rowsFiltered`` of the first page).
+        when the query matched more.
     request : dict, optional
         The Mashup request; its ``params.filters`` are stored in ``meta['filters']``.
     warn_empty : bool
@@ -397,21 +284,24 @@ def pages_to_table(results, *, columns=None, cone=None, row_limit=None, request=
 
     Examples
     --------
-    >>> page = {"fields": [{"name": "program", "type": "int"}, {"name": "grating", "type": "string"}],
-    ...         "data": [{"program": 1345, "grating": "G140M"}, {"program": 2736, "grating": "G395H"}],
-    ...         "paging": {"rowsFiltered": 2}}
-    >>> t = pages_to_table([page, {"data": [{"program": 1, "grating": "PRISM"}]}])
-    >>> t["grating"].tolist(), t.meta["service"]
-    (['G140M', 'G395H', 'PRISM'], 'Mast.Jwst.Filtered.Nirspec')
+    >>> rows, _ = reply_to_table(b'{"fields": [{"name": "program", "type": "int"}], '
+    ...                          b'"data": [{"program": 1345}, {"program": 2736}]}')
+    >>> t = result_table(rows, rows_filtered=2, row_limit=5)
+    >>> t["program"].tolist(), t.meta["service"]
+    ([1345, 2736], 'Mast.Jwst.Filtered.Nirspec')
     """
-    table = _first_table(results, columns, cone)
+    if not table.colnames:
+        names = list(columns) if columns is not None else list(field_names())
+        if cone is not None:                 # the cut needs the positions
+            names += [c for c in ("targ_ra", "targ_dec") if c not in names]
+        table = empty_table(names)
     if cone is not None:
         table = sky.cut_on_separation(table, *cone)
         if columns is not None:
             table.remove_columns([c for c in ("targ_ra", "targ_dec") if c not in columns])
         total = len(table)                   # the box held more; the cone holds these
     else:
-        total = (results[0].get("paging") or {}).get("rowsFiltered") if results else None
+        total = rows_filtered
     if row_limit is not None and (len(table) > row_limit or (total or 0) > row_limit):
         warnings.warn(f"Only the first {row_limit} of {total or 'more'} rows are returned (row_limit="
                       f"{row_limit}); raise row_limit, or pass row_limit=-1 for all.",

@@ -12,7 +12,6 @@ the pages of a result are walked and checked (the pages after the first
 are used; a reply that is not a complete, valid result is removed from the cache
 at once, so a failure is never served from it.
 """
-import gc
 import hashlib
 import json
 import math
@@ -20,11 +19,10 @@ import threading
 import time
 import urllib.parse
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from astroquery import log
-from astroquery.exceptions import InvalidQueryError, RemoteServiceError, TimeoutError
+from astroquery.exceptions import RemoteServiceError, TimeoutError
 from astroquery.query import AstroQuery
 
 from . import conf
@@ -33,13 +31,11 @@ from . import conf
 from .hosts import MAST_DOMAIN, is_loopback, may_send_token
 from .retry import (TRANSIENT_ERRORS, TRANSIENT_STATUS, GiveUp, RetryPolicy,
                     RetryWait, retry_after)
+from .window import Window, max_concurrent
+# Reading a reply (parsed once, kept on the response) is `astroquery_nirspec.decoding`'s.
+from .decoding import loads, reply_json
 
-try:  # a dependency: 1.5x faster than json here (benchmarks/bench_reply.py, docs/performance.rst)
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - a platform without an orjson wheel
-    _orjson = None
-
-__all__ = ["invoke_url", "encode_request", "loads", "reply_json", "retry_after", "invoke",
+__all__ = ["invoke_url", "encode_request", "loads", "reply_json", "converted", "retry_after", "invoke",
            "invoke_many", "max_concurrent", "may_send_token", "is_loopback", "PageProgress",
            "RetryPolicy", "RetryWait", "GiveUp", "TRANSIENT_STATUS", "TRANSIENT_ERRORS", "MAST_DOMAIN"]
 
@@ -47,6 +43,10 @@ __all__ = ["invoke_url", "encode_request", "loads", "reply_json", "retry_after",
 HEADERS = {"Content-type": "application/x-www-form-urlencoded", "Accept": "text/plain"}
 
 _MAX_POLL_SLEEP = 5.0
+
+#: One page is converted at a time: conversions are CPU-bound and hold the GIL, so run
+#: together they would only trade it (and their memory) while the other pages download.
+_CONVERTING = threading.Lock()
 
 
 def invoke_url():
@@ -82,54 +82,6 @@ def encode_request(request):
     'request=%7B%22service%22%3A%20%22Mast.Jwst.Filtered.Nirspec%22%2C%20%22page%22%3A%201%7D'
     """
     return "request=" + urllib.parse.quote(json.dumps(request))
-
-
-def loads(content):
-    """
-    Parse JSON bytes with orjson (the standard library where orjson cannot be installed).
-
-    Examples
-    --------
-    >>> loads(b'{"status": "COMPLETE", "data": [{"a": 1}]}')["data"]
-    [{'a': 1}]
-    """
-    enabled = gc.isenabled()
-    gc.disable()                  # parsing makes no cycles; collections would rescan every row
-    try:
-        if _orjson is not None:
-            return _orjson.loads(content)
-        return json.loads(content)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def reply_json(response):
-    """
-    The parsed JSON of a reply, parsed once and kept on the response.
-
-    Parameters
-    ----------
-    response : `requests.Response`
-
-    Returns
-    -------
-    result : dict
-
-    Examples
-    --------
-    >>> from astroquery.utils.mocks import MockResponse
-    >>> response = MockResponse(content=b'{"status": "COMPLETE", "msg": ""}')
-    >>> reply_json(response)["status"]
-    'COMPLETE'
-    >>> reply_json(response) is response._mast_json      # parsed once
-    True
-    """
-    result = getattr(response, "_mast_json", None)
-    if result is None:
-        result = loads(response.content)
-        response._mast_json = result
-    return result
 
 
 def _cache_entry(url, body, headers):
@@ -185,6 +137,21 @@ def _is_complete(result):
     return result.get("status") == "COMPLETE"
 
 
+def _parse(response, convert):
+    """
+    The JSON envelope of a reply, parsed once (in the thread that fetched it). With
+    ``convert``, ``convert(content)`` gives ``(page, envelope)``: the page (whose length
+    is its number of rows) is kept as ``response._mast_page`` and the envelope as
+    ``response._mast_envelope``; otherwise the parsed JSON is kept (`reply_json`).
+    """
+    if convert is None:
+        return reply_json(response)
+    with _CONVERTING:
+        page, envelope = convert(response.content)
+    response._mast_page, response._mast_envelope = page, envelope
+    return envelope
+
+
 class _Cancelled(Exception):
     """Another page (or request) failed: this one stops retrying and polling."""
 
@@ -196,14 +163,16 @@ def _sleep(seconds, stop):
         raise _Cancelled()
 
 
-def _fetch_page(query, request, *, cache, headers, is_complete=_is_complete, policy=None, stop=None):
+def _fetch_page(query, request, *, cache, headers, is_complete=_is_complete, policy=None, stop=None,
+                convert=None):
     """
     Send one page's request until it is COMPLETE; return the response.
 
     EXECUTING replies are polled with a growing sleep; transient failures are
     retried as `RetryPolicy` says; all of it within ``conf.timeout``. The JSON is
-    parsed here (in the thread that fetched it) and kept on the response. ``stop``
-    (a `threading.Event`) ends the retries and polls early when another page failed.
+    parsed here (in the thread that fetched it, converted by ``convert`` if given, see
+    `_parse`) and kept on the response. ``stop`` (a `threading.Event`) ends the retries
+    and polls early when another page failed.
     """
     url = invoke_url()
     body = encode_request(request)
@@ -254,7 +223,7 @@ def _fetch_page(query, request, *, cache, headers, is_complete=_is_complete, pol
             raise RemoteServiceError(f"{message} ({url})")
 
         try:
-            result = reply_json(response)
+            result = _parse(response, convert)
         except ValueError as exc:
             _forget(query, entry)
             wait_or_raise(f"MAST sent a truncated or invalid JSON reply ({exc})")
@@ -275,84 +244,28 @@ def _fetch_page(query, request, *, cache, headers, is_complete=_is_complete, pol
         raise RemoteServiceError(f"MAST reply has no valid status ({status!r}) for {where}.")
 
 
-def _paging(response):
-    result = reply_json(response)
-    data = result.get("data") or []
-    paging = result.get("paging") or {}
-    return data, paging
-
-
-def max_concurrent():
+def converted(response):
     """
-    How many requests may be in flight at once: ``conf.max_concurrent_pages``, checked.
-
-    Raises
-    ------
-    astroquery.exceptions.InvalidQueryError
-        When the setting is not a whole number of at least 1.
+    What the ``convert`` of `invoke` gave for a response: ``(page, envelope)``, or None
+    when it was not converted.
 
     Examples
     --------
-    >>> from astroquery_nirspec import conf
-    >>> with conf.set_temp("max_concurrent_pages", 1):
-    ...     max_concurrent()
-    1
+    >>> from astroquery.utils.mocks import MockResponse
+    >>> converted(MockResponse(content=b'{"status": "COMPLETE"}')) is None
+    True
     """
-    value = conf.max_concurrent_pages
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if isinstance(value, bool) or number < 1 or number != float(value):
-        raise InvalidQueryError(f"Invalid conf.max_concurrent_pages {value!r}: give a whole number "
-                                "of at least 1 (1 fetches one page at a time; at most 4 is polite "
-                                "to MAST).")
-    return number
+    envelope = getattr(response, "_mast_envelope", None)
+    return None if envelope is None else (response._mast_page, envelope)
 
 
-class _Window:
-    """
-    Run ``fetch(item)`` for each item with at most ``workers`` calls in flight, and
-    give the results in item order (a sliding window: item k+workers starts only
-    once item k was handed out). One worker is a plain loop in the calling thread.
-
-    A failure (or the consumer leaving early) sets ``stop``, cancels what has not
-    started and waits for what is in flight, so nothing runs once the window closes.
-    """
-
-    def __init__(self, fetch, items, workers):
-        self._fetch, self._items, self._workers = fetch, list(items), max(1, int(workers))
-        self.stop = threading.Event()
-        self._pool = None
-
-    def __enter__(self):
-        if self._workers > 1 and len(self._items) > 1:
-            self._pool = ThreadPoolExecutor(max_workers=min(self._workers, len(self._items)),
-                                            thread_name_prefix="nirspec-pages")
-        return self
-
-    def __iter__(self):
-        if self._pool is None:
-            for item in self._items:
-                yield self._fetch(item, self.stop)
-            return
-        pending = [self._pool.submit(self._fetch, item, self.stop)
-                   for item in self._items[:self._workers]]
-        following = iter(self._items[self._workers:])
-        while pending:
-            result = pending.pop(0).result()
-            item = next(following, None)
-            if item is not None:
-                pending.append(self._pool.submit(self._fetch, item, self.stop))
-            yield result
-
-    def __exit__(self, kind, value, traceback):
-        if self._pool is None:
-            return
-        if kind is not None:
-            self.stop.set()
-        # wait for requests in flight, except when interrupted (KeyboardInterrupt)
-        self._pool.shutdown(wait=kind is None or issubclass(kind, Exception), cancel_futures=True)
+def _paging(response):
+    """(rows on the page, its ``paging`` block), from what `_parse` kept: nothing is parsed again."""
+    page = converted(response)
+    if page is not None:
+        return len(page[0]), page[1].get("paging") or {}
+    result = reply_json(response)
+    return len(result.get("data") or []), result.get("paging") or {}
 
 
 def _prepare(request, cache):
@@ -393,7 +306,7 @@ def _pages_to_fetch(first, pages, size, rows_filtered, received, row_limit):
 
 def _check_page(query, request, response, *, page, size, rows_filtered):
     """Raise when a later page disagrees with page 1 (count or row number)."""
-    page_data, page_paging = _paging(response)
+    rows, page_paging = _paging(response)
     entry = getattr(response, "_mast_cache_entry", None)
     if rows_filtered is not None and page_paging.get("rowsFiltered") not in (None, rows_filtered):
         _forget(query, entry)
@@ -401,23 +314,24 @@ def _check_page(query, request, response, *, page, size, rows_filtered):
             f"The result changed during the query: page 1 reported {rows_filtered} rows "
             f"but page {page} reports {page_paging.get('rowsFiltered')}. Run the query again.")
     expected = None if rows_filtered is None else min(size, rows_filtered - (page - 1) * size)
-    if expected is not None and len(page_data) != expected:
+    if expected is not None and rows != expected:
         _forget(query, entry)
         raise RemoteServiceError(
-            f"Page {page} of {request['service']} has {len(page_data)} rows where {expected} "
+            f"Page {page} of {request['service']} has {rows} rows where {expected} "
             f"were expected ({rows_filtered} rows in pages of {size}); the result would be "
             "incomplete. Narrow the query or lower conf.pagesize.")
-    return len(page_data)
+    return rows
 
 
 def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
-           headers=None, progress=None, is_complete=_is_complete):
+           headers=None, progress=None, is_complete=_is_complete, convert=None):
     """
     Run a Mashup request and return every page's response.
 
     The first page is fetched alone (it gives ``rowsFiltered``); the others are then
-    fetched ``conf.max_concurrent_pages`` at a time, each parsed in the thread that
-    fetched it while the others download, and handed back in page order. A page that
+    fetched ``conf.max_concurrent_pages`` at a time, each parsed (and converted, with
+    ``convert``) in the thread that fetched it while the others download, and handed
+    back in page order. A page that
     fails is retried alone; the first page (in page order) that fails for good fails
     the query and stops the others.
 
@@ -441,12 +355,18 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
     is_complete : callable
         Tells a finished reply from its JSON; by default ``status == "COMPLETE"``
         (a service such as ``Mast.Name.Lookup`` answers without that status).
+    convert : callable or None
+        Parses each reply instead of `reply_json`: ``convert(content)`` returns
+        ``(page, envelope)``, ``envelope`` a dict with the reply's ``status``, ``msg``
+        and ``paging`` and ``len(page)`` its number of rows (e.g.
+        `astroquery_nirspec.tables.reply_to_table`). It raises `ValueError` for a reply
+        that is not JSON.
 
     Returns
     -------
     responses : list of `requests.Response`
         One per page, in page order, each COMPLETE; ``response._mast_json`` holds its
-        parsed JSON.
+        parsed JSON, or with ``convert`` what it returned (`converted`).
 
     Raises
     ------
@@ -471,11 +391,11 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
     """
     return _invoke(query, request, cache=cache, retrieve_all=retrieve_all, row_limit=row_limit,
                    headers=headers, progress=progress, is_complete=is_complete,
-                   workers=max_concurrent(), stop=None)
+                   workers=max_concurrent(), stop=None, convert=convert)
 
 
 def _invoke(query, request, *, cache, retrieve_all, row_limit, headers, progress, is_complete,
-            workers, stop):
+            workers, stop, convert=None):
     """`invoke` with the concurrency and the stop event given (see `invoke_many`)."""
     request = _prepare(request, cache)
     all_headers = dict(HEADERS, **(headers or {}))
@@ -484,12 +404,11 @@ def _invoke(query, request, *, cache, retrieve_all, row_limit, headers, progress
     def fetch(page, window_stop):
         req = request if page is None else dict(request, page=page, pagesize=size)
         return _fetch_page(query, req, cache=cache, headers=all_headers, is_complete=is_complete,
-                           policy=policy, stop=stop or window_stop)
+                           policy=policy, stop=stop or window_stop, convert=convert)
 
     size = int(request["pagesize"])
     responses = [fetch(None, stop)]
-    data, paging = _paging(responses[0])
-    received = len(data)
+    received, paging = _paging(responses[0])
     if not retrieve_all:
         return responses
 
@@ -513,7 +432,7 @@ def _invoke(query, request, *, cache, retrieve_all, row_limit, headers, progress
         wanted, workers = range(page + 1, pages + 1), 1
     else:
         wanted = _pages_to_fetch(page, pages, size, rows_filtered, received, row_limit)
-    with _Window(fetch, wanted, workers) as window:
+    with Window(fetch, wanted, workers) as window:
         for page, response in zip(wanted, window):
             received += _check_page(query, request, response, page=page, size=size,
                                     rows_filtered=rows_filtered)
@@ -578,7 +497,7 @@ def invoke_many(query, requests_, *, cache=False, headers=None, progress=None,
                        headers=headers, progress=None, is_complete=is_complete, workers=1, stop=stop)
 
     results = []
-    with _Window(run, requests_, max_concurrent()) as window:
+    with Window(run, requests_, max_concurrent()) as window:
         for responses in window:
             results.append(responses)
             if progress:

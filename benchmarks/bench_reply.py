@@ -3,7 +3,8 @@ Reply → Table: one 20 000-row ``Mast.Jwst.Filtered.Nirspec`` reply, parsed by
 
 - the bare parsers (``json.loads``, ``orjson.loads``),
 - astroquery 0.4.x's own path (``discovery_portal._json_to_table(json.loads(...), col_config={})``),
-- this package (``transport.loads`` + ``tables.rows_to_table``),
+- this package (``tables.reply_to_table``: the path of every page of a query, typed by
+  msgspec when installed, else ``decoding.loads`` (orjson) + the same column builder),
 
 all on the same bytes, interleaved, median of several rounds; then the peak memory of
 each path and the memory its result holds (tracemalloc).
@@ -20,17 +21,17 @@ add_paths()
 
 from astroquery.mast.discovery_portal import _json_to_table  # noqa: E402
 
-from astroquery_nirspec import tables, transport  # noqa: E402
+from astroquery_nirspec import decoding, tables  # noqa: E402
 from synthetic import reply_bytes  # noqa: E402
 
 TARGET_VS_ASTROQUERY = 5.0      # at least this many times faster than astroquery
-TARGET_VS_PARSE = 1.5           # at most this many times the bare json.loads
-TARGET_MEMORY = 2.5             # peak at most this many times the final Table
+TARGET_VS_PARSE = 1.3           # at most this many times the bare json.loads
+TARGET_MEMORY = 2.0             # peak at most this many times the final Table
+OURS = "astroquery_nirspec (tables.reply_to_table)"
 
 
 def ours(content):
-    reply = transport.loads(content)
-    return tables.rows_to_table(reply["fields"], reply["data"])
+    return tables.reply_to_table(content)[0]
 
 
 def astroquery_path(content):
@@ -46,11 +47,11 @@ def run(n_rows=20_000, rounds=3, baseline_rounds=2, profile=False, quick=False):
 
     paths = {
         "json.loads alone": lambda: json.loads(content),
-        "orjson.loads alone": lambda: transport._orjson.loads(content),
+        "orjson.loads alone": lambda: decoding._orjson.loads(content),
         "astroquery _json_to_table(json.loads)": lambda: astroquery_path(content),
-        "astroquery_nirspec (transport.loads + rows_to_table)": lambda: ours(content),
+        OURS: lambda: ours(content),
     }
-    if transport._orjson is None:                        # pragma: no cover
+    if decoding._orjson is None:                        # pragma: no cover
         del paths["orjson.loads alone"]
     counts = {label: baseline_rounds if label.startswith("astroquery ") else rounds for label in paths}
     times = timed_rounds(paths, counts)
@@ -59,13 +60,13 @@ def run(n_rows=20_000, rounds=3, baseline_rounds=2, profile=False, quick=False):
         assert len(table) == n_rows and len(table.colnames) == n_fields, (len(table), len(table.colnames))
 
     table_paths = ("astroquery _json_to_table(json.loads)",
-                   "astroquery_nirspec (transport.loads + rows_to_table)")
+                   OURS)
     memory = {label: traced_memory(call, same_shape if label in table_paths else None)
               for label, call in paths.items()}
 
     t_parse = median(times["json.loads alone"])
     t_aq = median(times["astroquery _json_to_table(json.loads)"])
-    t_ours = median(times["astroquery_nirspec (transport.loads + rows_to_table)"])
+    t_ours = median(times[OURS])
     rows = []
     for label in paths:
         t = median(times[label])
@@ -78,7 +79,7 @@ def run(n_rows=20_000, rounds=3, baseline_rounds=2, profile=False, quick=False):
                 ("path", "median", "range (s)", "rounds", "x ours", "peak", "result", "peak/result"),
                 rows)
 
-    peak, held = memory["astroquery_nirspec (transport.loads + rows_to_table)"]
+    peak, held = memory[OURS]
     results = {
         "rows": n_rows, "fields": n_fields, "json_mb": len(content) / 1e6,
         "times": {k: sorted(v) for k, v in times.items()},
@@ -115,7 +116,7 @@ def profile_ours(content, top=15):
     stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime")
     stats.print_stats(top)
     text = out.getvalue()
-    print("\ncProfile of transport.loads + rows_to_table (sorted by own time):\n")
+    print("\ncProfile of tables.reply_to_table (sorted by own time):\n")
     print(text[text.index("ncalls"):] if "ncalls" in text else text)
     return text
 

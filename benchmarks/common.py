@@ -19,19 +19,29 @@ def add_paths():
 
 
 def machine():
-    """The facts a reader needs to compare numbers: cores, versions."""
+    """The facts a reader needs to compare numbers: cores, versions, the commit measured."""
+    import importlib.metadata
+    import subprocess
+
     import astropy
     import astroquery
     import numpy
 
+    def version(name):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
     try:
-        import orjson
-        orjson_version = orjson.__version__
-    except ImportError:                                   # pragma: no cover
-        orjson_version = "not installed"
+        commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
     return {"nproc": os.cpu_count(), "python": platform.python_version(),
             "platform": platform.platform(terse=True), "astropy": astropy.__version__,
-            "astroquery": astroquery.__version__, "numpy": numpy.__version__, "orjson": orjson_version}
+            "astroquery": astroquery.__version__, "numpy": numpy.__version__,
+            "msgspec": version("msgspec"), "orjson": version("orjson"), "commit": commit}
 
 
 def timed_rounds(paths, rounds, *, setup=None):

@@ -22,6 +22,7 @@ from astropy.time import Time
 from astroquery_nirspec.fields import catalogue
 from astroquery_nirspec.tables import pages_to_table, rows_to_table
 from shared_data import shared_file
+from table_checks import DECODERS, assert_same_table, use_decoder
 
 DATA = Path(__file__).parent / "data"
 
@@ -193,29 +194,9 @@ def test_the_recorded_replies_show_what_the_conversion_relies_on():
 
 # --- reply bytes → Table in one step (issue 12, "Conversion") ---------------------------------
 
-def _assert_same_table(a, b):
-    assert a.colnames == b.colnames
-    for name in a.colnames:
-        x, y = a[name], b[name]
-        assert type(x) is type(y), name
-        if isinstance(x, Time):
-            assert x.mask.tolist() == y.mask.tolist(), name
-            assert np.array_equal(x.unix[~x.mask], y.unix[~y.mask]), name
-        else:
-            assert x.dtype == y.dtype and x.unit == y.unit, name
-            assert x.tolist() == y.tolist(), name
-
-
-@pytest.fixture(params=["msgspec", "fallback"])
+@pytest.fixture(params=DECODERS)
 def decoder(request, monkeypatch):
-    """The typed decoder (skipped where msgspec is not installed) or the plain-JSON fallback."""
-    from astroquery_nirspec import decoding
-    if request.param == "msgspec":
-        pytest.importorskip("msgspec")
-        assert decoding.msgspec is not None
-    else:
-        monkeypatch.setattr(decoding, "msgspec", None)
-    return request.param
+    return use_decoder(request.param, monkeypatch)
 
 
 @pytest.mark.parametrize("load, nirspec, path", list(_reply_params()))
@@ -223,7 +204,7 @@ def test_reply_bytes_give_the_same_table_as_the_parsed_reply(load, nirspec, path
     from astroquery_nirspec.tables import reply_to_table
     reply = load(path)
     table, envelope = reply_to_table(json.dumps(reply).encode(), describe=nirspec)
-    _assert_same_table(table, convert(reply, nirspec))
+    assert_same_table(table, convert(reply, nirspec))
     assert envelope["fields"] == [{"name": f["name"], "type": f["type"]} for f in reply["fields"]]
     assert (envelope["status"], envelope["paging"]) == (reply["status"], reply["paging"])
 
@@ -238,7 +219,7 @@ def test_values_that_do_not_fit_their_type_decode_like_plain_json(rows, decoder)
     fields = [{"name": "program", "type": "int"}, {"name": "effexptm", "type": "float"}]
     content = json.dumps({"status": "COMPLETE", "fields": fields, "data": rows}).encode()
     table, _ = reply_to_table(content)
-    _assert_same_table(table, rows_to_table(fields, rows))
+    assert_same_table(table, rows_to_table(fields, rows))
 
 
 def test_a_reply_without_rows_or_fields_decodes(decoder):
@@ -272,3 +253,19 @@ def test_the_trimmed_copies_are_what_the_tool_writes(tmp_path):
     tool.trim(SHARED_DATA, tmp_path)
     for name in ("dja_nirspec_2026_trimmed.csv", "jwst_filtered_miri_2018_trimmed.json", "advSearchPos.json"):
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("order", ["fields first", "rows first"])
+def test_the_fields_block_is_found_before_or_after_the_rows_and_checked(order, decoder):
+    """One pass when the ``fields`` near an end are the reply's own; a decoy falls back to two."""
+    from astroquery_nirspec.decoding import decode_reply
+    fields = [{"name": "note", "type": "string"}, {"name": "program", "type": "int"}]
+    rows = [{"note": 'say "fields": [1]', "program": 1345}, {"note": None, "program": None}]
+    decoy = {"fields": [{"name": "note", "type": "int"}]}            # not the reply's own fields
+    for paging in ({"rowsFiltered": 2}, dict(decoy, rowsFiltered=2)):
+        parts = {"status": "COMPLETE", "fields": fields, "data": rows, "paging": paging}
+        if order == "rows first":
+            parts = {"data": rows, "status": "COMPLETE", "paging": paging, "fields": fields}
+        envelope, columns = decode_reply(json.dumps(parts).encode())
+        assert columns == {"note": ('say "fields": [1]', None), "program": (1345, None)}
+        assert envelope["fields"] == fields and envelope["paging"] == paging

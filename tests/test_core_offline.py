@@ -211,3 +211,25 @@ def test_parameter_values_of_a_column_with_only_nulls(monkeypatch, tmp_path):
                         lambda self, method, url, **k: MockResponse(content=reply.read_bytes(), url=url))
     t = NirspecMast.get_parameter_values("fileSize")
     assert len(t) == 1 and t["fileSize"].mask[0] and t["count"][0] == 2
+
+
+def test_pages_whose_kinds_differ_give_the_table_of_all_rows_as_one(fake):
+    """A number on page 1 and text on page 2 of a text column: one text column, as one reply gives."""
+    fields = [{"name": "filename", "type": "string"}, {"name": "checksum", "type": "string"}]
+    rows = [{"filename": "a.fits", "checksum": 547966661}, {"filename": "b.fits", "checksum": "a1b2c3"}]
+    f = fake()
+    f.replies = [json.dumps({"status": "COMPLETE", "msg": "", "fields": fields, "data": [row],
+                             "paging": {"page": page, "pageSize": 1, "pagesFiltered": 2, "rows": 1,
+                                        "rowsFiltered": 2, "rowsTotal": 2}}).encode()
+                 for page, row in enumerate(rows, 1)]
+    t = NirspecMast.query_filtered(columns=["filename", "checksum"], pagesize=1)
+    assert [r["page"] for r in f.requests] == [1, 2]
+    assert t["checksum"].tolist() == ["547966661", "a1b2c3"] and t["filename"].tolist() == ["a.fits", "b.fits"]
+
+
+def test_the_page_tables_are_joined_without_comparing_tables(fake, monkeypatch):
+    """`None in pages` would compare every page Table with None, row by row (Table.__eq__)."""
+    fake("nirspec_page1_of2.json", "nirspec_page2_of2.json")
+    monkeypatch.setattr(Table, "__eq__", lambda self, other: pytest.fail("a Table was compared"))
+    t = NirspecMast.query_filtered(program=[5716, 9180, 4713], pagesize=2)
+    assert list(t["program"]) == [5716, 9180, 4713]

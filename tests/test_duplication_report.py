@@ -1,7 +1,6 @@
 """build_report: the report of a duplicate check from parsed CAOM replies (pure, no HTTP)."""
 import copy
 import json
-import urllib.parse
 from pathlib import Path
 
 import numpy as np

@@ -1,10 +1,7 @@
 """The duplication package's shape: a tree of small modules, its public names, one validation."""
 import ast
-import json
-import urllib.parse
 from pathlib import Path
 
-import pytest
 from astroquery.utils.mocks import MockResponse
 
 import astroquery_nirspec.duplication as duplication

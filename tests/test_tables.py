@@ -10,6 +10,8 @@ from astropy.time import Time
 from astroquery.exceptions import MaxResultsWarning, NoResultsWarning
 
 from astroquery_nirspec.fields import catalogue
+from table_checks import assert_same_table
+
 from astroquery_nirspec.tables import (LONG_STRING, empty_table, pages_to_table, rows_to_table,
                                        value_counts)
 
@@ -87,13 +89,13 @@ def test_large_reply_is_built_without_per_cell_python(monkeypatch):
     """100 000 rows: the builder must not call a Python function per cell."""
     calls = []
     import astroquery_nirspec.tables as tables_module
-    original = tables_module._column
+    original = tables_module.build_column
 
-    def counting(name, kind, values):
+    def counting(name, kind, values, field=None):
         calls.append(name)
-        return original(name, kind, values)
+        return original(name, kind, values, field)
 
-    monkeypatch.setattr(tables_module, "_column", counting)
+    monkeypatch.setattr(tables_module, "build_column", counting)
     fields = [{"name": "effexptm", "type": "float"}, {"name": "grating", "type": "string"}]
     rows = [{"effexptm": float(i), "grating": "G140M"} for i in range(100_000)]
     t = rows_to_table(fields, rows)
@@ -103,11 +105,11 @@ def test_large_reply_is_built_without_per_cell_python(monkeypatch):
 
 def test_json_fallback_parses_the_same(monkeypatch):
     """Where orjson cannot be installed, the standard library gives the same rows."""
-    import astroquery_nirspec.transport as transport
+    import astroquery_nirspec.decoding as decoding
     content = (DATA / "nirspec_three_rows.json").read_bytes()
-    fast = transport.loads(content)
-    monkeypatch.setattr(transport, "_orjson", None)
-    assert transport.loads(content) == fast
+    fast = decoding.loads(content)
+    monkeypatch.setattr(decoding, "_orjson", None)
+    assert decoding.loads(content) == fast
 
 
 # --- empty replies (issue 10 item 1) -------------------------------------------------
@@ -335,3 +337,103 @@ def test_a_fraction_in_an_int_column_is_never_truncated():
     for rows in ([{"program": 1345}, {"program": 2.5}], [{"program": 1345}, {"program": 2.5}, {"program": None}]):
         t = rows_to_table([{"name": "program", "type": "int"}], rows)
         assert t["program"].dtype == np.float64 and t["program"].tolist()[:2] == [1345.0, 2.5]
+
+
+# --- the column builders' fast paths give what the general ones give (issue 12, Conversion) ------
+
+def test_integers_with_nulls_beyond_float_precision_stay_exact():
+    big = 2 ** 53 + 1                       # not a float64: the fast path must not round it
+    t = rows_to_table([{"name": "program", "type": "int"}], [{"program": big}, {"program": None}])
+    assert t["program"].dtype == np.int64 and t["program"].tolist() == [big, None]
+    t = rows_to_table([{"name": "program", "type": "int"}], [{"program": -7}, {"program": None}])
+    assert t["program"].dtype == np.int64 and t["program"].tolist() == [-7, None]
+
+
+@pytest.mark.parametrize("texts, unix", [
+    (["/Date(1786449731000)/", None, "/Date(-1000)/"], [1786449731.0, None, -1.0]),
+    (["/Date(1786449731000+0100)/", "/Date(1000-0500)/", None], [1786449731.0, 1.0, None]),
+])
+def test_ms_json_dates_with_and_without_a_zone(texts, unix):
+    t = rows_to_table([{"name": "publicReleaseDate", "type": "string"}],
+                      [{"publicReleaseDate": v} for v in texts])
+    column = t["publicReleaseDate"]
+    assert isinstance(column, Time)
+    assert column.mask.tolist() == [v is None for v in unix]
+    seconds = getattr(column.unix, "unmasked", column.unix)
+    assert seconds[~column.mask].tolist() == pytest.approx([v for v in unix if v is not None], abs=1e-3)
+
+
+def test_text_that_only_looks_like_a_date_stays_text():
+    texts = ["/Date(1000)/", "/Date(12)/x/Date("]
+    t = rows_to_table([{"name": "note", "type": "string"}], [{"note": v} for v in texts])
+    assert t["note"].tolist() == texts
+
+
+def test_every_spelling_of_a_flag():
+    rows = [{"targoopp": v} for v in ("t", "F", "True", "false", None, True, "TRUE")]
+    t = rows_to_table([{"name": "targoopp", "type": "string"}], rows)
+    assert t["targoopp"].dtype == bool
+    assert t["targoopp"].tolist() == [True, False, True, False, None, True, True]
+
+
+# --- page Tables joined (issue 12: each page converted while the next downloads) ----------------
+
+def _reply(fields, rows):
+    return json.dumps({"status": "COMPLETE", "fields": fields, "data": rows}).encode()
+
+
+def _joined_and_whole(fields, pages):
+    from astroquery_nirspec.tables import join_pages, reply_to_table
+    joined = join_pages([reply_to_table(_reply(fields, rows))[0] for rows in pages])
+    return joined, rows_to_table(fields, [row for rows in pages for row in rows])
+
+
+@pytest.mark.parametrize("fields, pages", [
+    # text of different widths; long footprints (objects) on one page only
+    ([{"name": "grating", "type": "string"}, {"name": "s_region", "type": "string"}],
+     [[{"grating": "PRISM", "s_region": "POLYGON 1 2 3"}],
+      [{"grating": "G140M_LONGER", "s_region": "POLYGON " + "1.5 " * 200}, {"grating": None, "s_region": None}]]),
+    # ints on one page, a fraction on the next: floats, as for the whole reply
+    ([{"name": "program", "type": "int"}], [[{"program": 1345}], [{"program": 2.5}, {"program": None}]]),
+    # a column null throughout a page (typed from the catalogue) beside text, numbers and dates
+    ([{"name": "checksum", "type": "string"}, {"name": "effexptm", "type": "float"},
+      {"name": "publicReleaseDate", "type": "string"}, {"name": "targoopp", "type": "string"}],
+     [[{"checksum": None, "effexptm": None, "publicReleaseDate": None, "targoopp": None}] * 2,
+      [{"checksum": "a1b2c3", "effexptm": 12.5, "publicReleaseDate": "/Date(1786449731000)/",
+        "targoopp": "t"}]]),
+    # dates on every page, some null
+    ([{"name": "date_obs", "type": "date"}],
+     [[{"date_obs": "/Date(1453010667879)/"}], [{"date_obs": None}, {"date_obs": "/Date(-86400000)/"}]]),
+])
+def test_page_tables_join_as_the_whole_reply(fields, pages):
+    joined, whole = _joined_and_whole(fields, pages)
+    assert_same_table(joined, whole)
+
+
+def test_pages_whose_kinds_differ_are_not_joined():
+    from astroquery_nirspec.tables import join_pages, reply_to_table
+    fields = [{"name": "checksum", "type": "string"}]
+    pages = [reply_to_table(_reply(fields, [{"checksum": 547966661}]))[0],     # a number (2018)
+             reply_to_table(_reply(fields, [{"checksum": "a1b2c3"}]))[0]]      # text
+    assert join_pages(pages) is None
+    assert rows_to_table(fields, [{"checksum": 547966661}, {"checksum": "a1b2c3"}])["checksum"].tolist() \
+        == ["547966661", "a1b2c3"]
+
+
+def test_dates_of_the_same_width_and_not_are_read_alike():
+    """All 13-digit (read as bytes), mixed widths (read by int), a sign (by int)."""
+    texts = ["/Date(1786449731000)/", "/Date(1453010667879)/", None]
+    for extra in ([], ["/Date(999999999999)/"], ["/Date(-86400000)/"]):
+        rows = [{"date_obs": v} for v in texts + extra]
+        t = rows_to_table([{"name": "date_obs", "type": "date"}], rows)
+        unix = getattr(t["date_obs"].unix, "unmasked", t["date_obs"].unix)
+        want = [1786449731.0, 1453010667.879] + [int(v[6:-2]) / 1000 for v in extra]
+        assert unix[~t["date_obs"].mask].tolist() == pytest.approx(want, abs=1e-3)
+        assert t["date_obs"].mask.tolist() == [False, False, True] + [False] * len(extra)
+
+
+def test_short_text_without_nulls_and_with_them():
+    t = rows_to_table([{"name": "grating", "type": "string"}, {"name": "filter", "type": "string"}],
+                      [{"grating": "G140M", "filter": None}, {"grating": "PRISM", "filter": "CLEAR"}])
+    assert t["grating"].dtype == np.dtype("U5") and not t["grating"].mask.any()
+    assert t["filter"].tolist() == [None, "CLEAR"]

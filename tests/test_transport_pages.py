@@ -17,11 +17,13 @@ import threading
 import time
 import urllib.parse
 
+import astropy.units as u
 import pytest
 from astroquery.exceptions import InvalidQueryError, RemoteServiceError
 
 from astroquery_nirspec import NirspecMast, NirspecMastClass, conf, transport
 from mast_double import NIRSPEC_SERVICE, Fault, make_archive
+from table_checks import DECODERS, assert_same_table, use_decoder
 
 ARCHIVE = make_archive(n_nirspec=1000, seed=21)
 COLUMNS = ["ArchiveFileID", "filename", "targ_ra", "targ_dec", "grating", "date_obs"]
@@ -180,13 +182,14 @@ def test_progress_is_reported_in_page_order(counting):
 
 def test_each_page_is_parsed_in_the_thread_that_fetched_it(counting, monkeypatch):
     parsed_in = []
-    real = transport.loads
+    from astroquery_nirspec import decoding
+    real = decoding.loads
 
     def recording(content):
         parsed_in.append(threading.current_thread().name)
         return real(content)
 
-    monkeypatch.setattr(transport, "loads", recording)
+    monkeypatch.setattr(decoding, "loads", recording)
     with conf.set_temp("max_concurrent_pages", 3):
         responses = transport.invoke(NirspecMastClass(), {"service": "Test.Paged.0", "pagesize": 10})
     assert all(getattr(r, "_mast_json", None) is not None for r in responses)
@@ -223,3 +226,84 @@ def test_invoke_many_fails_on_the_first_failing_request(counting):
     with conf.set_temp("max_concurrent_pages", 2), pytest.raises(RemoteServiceError, match="field two"):
         transport.invoke_many(NirspecMastClass(), requests_)
     assert "Test.Field.9" not in calls                           # the rest were not sent
+
+
+# --- each page converted in the thread that fetched it (issue 12, "convert each page while the
+# next downloads") ---------------------------------------------------------------------------
+
+@pytest.fixture(params=DECODERS)
+def decoder(request, monkeypatch):
+    return use_decoder(request.param, monkeypatch)
+
+
+def whole_reply_table(responses, **options):
+    """The former path: every page parsed to rows, all rows converted at the end."""
+    from astroquery_nirspec import tables
+    return tables.pages_to_table([transport.loads(r.content) for r in responses], **options)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("columns", [COLUMNS, None])
+def test_page_by_page_conversion_gives_the_whole_reply_table(server, decoder, workers, columns):
+    server()
+    with conf.set_temp("max_concurrent_pages", workers):
+        responses = NirspecMast.query_filtered_async(columns=columns, cache=False)
+        table = NirspecMast._parse_result(responses)
+    assert len(responses) == 12 and len(table) == 1000
+    assert all(transport.converted(r) is not None for r in responses)
+    expected = whole_reply_table(responses, columns=columns, request=responses.context["request"])
+    assert table_text(table) == table_text(expected)
+    assert_same_table(table, expected)
+
+
+def test_each_page_is_decoded_once_in_its_fetch_thread_and_never_parsed_to_rows(server, monkeypatch):
+    from astroquery_nirspec import decoding, tables
+    server()
+    decoded_in, real = [], decoding.decode_reply
+
+    def recording(content):
+        decoded_in.append(threading.current_thread().name)
+        return real(content)
+
+    def refuse(content):
+        raise AssertionError("a page was parsed to row dicts")
+
+    monkeypatch.setattr(tables, "decode_reply", recording)
+    monkeypatch.setattr(transport, "reply_json", refuse)
+    with conf.set_temp("max_concurrent_pages", 3):
+        table = NirspecMast.query_filtered(columns=COLUMNS, cache=False)
+    assert len(table) == 1000
+    assert len(decoded_in) == 12 and decoded_in[0] == threading.main_thread().name
+    assert all(name.startswith("nirspec-pages") for name in decoded_in[1:])
+
+
+def test_counts_in_a_cone_and_value_lists_use_the_page_tables(server, monkeypatch):
+    srv = server()
+    monkeypatch.setattr(transport, "reply_json", lambda r: pytest.fail("a page was parsed to row dicts"))
+    with conf.set_temp("max_concurrent_pages", 3):
+        values = NirspecMast.get_parameter_values("grating", cache=False)
+        count = NirspecMast.query_filtered_count(coordinates="0 0", radius=180 * u.deg, cache=False)
+    assert int(values["count"].sum()) == 1000
+    assert count == 1000
+    assert srv.requests(NIRSPEC_SERVICE)
+
+
+def test_pages_download_together_but_are_converted_one_at_a_time(counting):
+    """Conversions hold the GIL: run together they would only trade it (and their memory)."""
+    active, most, lock = [0], [0], threading.Lock()
+
+    def convert(content):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.02)                  # long enough for another page to arrive meanwhile
+        reply = transport.loads(content)
+        with lock:
+            active[0] -= 1
+        return reply["data"], reply
+
+    with conf.set_temp("max_concurrent_pages", 3):
+        responses = transport.invoke(NirspecMastClass(), {"service": "Test.Paged.0", "pagesize": 10},
+                                     convert=convert)
+    assert [row["n"] for r in responses for row in transport.converted(r)[0]] == list(range(100))
+    assert counting.peak >= 2 and most[0] == 1
