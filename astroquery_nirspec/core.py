@@ -6,8 +6,8 @@ Validation and payloads (`astroquery_nirspec.filters`, `astroquery_nirspec.sky`,
 (`astroquery_nirspec.transport`), Table building (`astroquery_nirspec.tables`), the
 duplication rules (`astroquery_nirspec.duplication`, `astroquery_nirspec.msa_evidence`)
 and downloads (`astroquery_nirspec.download`) live apart; each ``*_async`` method here
-validates, builds the request and sends it, and `NirspecMastClass._parse_result` turns
-the pages into a Table.
+validates, builds the request and sends it, and `astroquery_nirspec.results` turns the
+pages into the result.
 """
 # Standard library
 from pathlib import Path
@@ -25,26 +25,14 @@ from . import fields as _fields
 from . import filters as _filters
 from . import payload, sky, tables, transport
 from .progress import page_reporter, progress_bar
-from .duplication import DuplicationRules, build_report, read_targets
+from .duplication import DuplicationRules, read_targets
 from .duplication import search as _search
 from .auth import LoginMixin
 from .download import DownloadMixin
 from .msa_evidence import add_source_evidence
+from .results import ResponseList, parse_result
 
 __all__ = ["NirspecMast", "NirspecMastClass", "ResponseList"]
-
-
-class ResponseList(list):
-    """
-    The raw page responses of one query, with what is needed to parse them.
-
-    A plain `list` of `requests.Response` (one per page) as astroquery's ``_async``
-    methods return, plus a ``context`` dict (the query's kind, position, limits).
-    """
-
-    def __init__(self, responses=(), **context):
-        super().__init__(responses)
-        self.context = context
 
 
 @async_to_sync
@@ -474,46 +462,10 @@ class NirspecMastClass(LoginMixin, DownloadMixin, BaseQuery):
                 if str(status) in ("COMPLETE", "SKIPPED")}
 
     # ------------------------------------------------------------------ parsing
-    def _parse_result(self, responses, *, verbose=False):
-        """Turn the page responses of a query into its result."""
-        context = getattr(responses, "context", {"kind": "rows"})
-        kind = context.get("kind", "rows")
-        if kind == "count" and context.get("cone") is None:
-            data = transport.reply_json(responses[0]).get("data") or [{}]
-            return int(next(iter(data[0].values())))
-        if kind == "duplicates":
-            return self._duplicates_report(responses, context)
-        table = self._pages_to_table(responses, context)
-        if kind == "count":
-            return len(table)
-        if kind == "values":
-            return self._value_counts(table, context["field"])
-        return table
-
-    def _pages_to_table(self, responses, context):
-        """The page Tables joined (or, for pages not converted or whose kinds differ, all rows as one)."""
-        options = {"columns": context.get("columns"), "cone": context.get("cone"),
-                   "row_limit": context.get("row_limit"), "request": context.get("request"),
-                   "warn_empty": context.get("kind") == "rows"}
-        pages = [transport.converted(r) for r in responses]
-        complete = bool(pages) and all(page is not None for page in pages)   # not `in`: Table.__eq__
-        joined = tables.join_pages([table for table, _ in pages]) if complete else None
-        if joined is None:
-            table = tables.pages_to_table([transport.reply_json(r) for r in responses], **options)
-        else:
-            paging = pages[0][1].get("paging") or {}
-            table = tables.result_table(joined, rows_filtered=paging.get("rowsFiltered"), **options)
-        table.meta["service"] = self.SERVICE
-        return table
-
     @staticmethod
-    def _duplicates_report(responses, context):
-        return build_report([transport.reply_json(r) for r in responses], context["targets"],
-                            context["rules"], context["labels"], len(context["requests"]))
-
-    @staticmethod
-    def _value_counts(table, name):
-        return tables.value_counts(table, name)
+    def _parse_result(responses, *, verbose=False):
+        """Turn the page responses of a query into its result (`results.parse_result`)."""
+        return parse_result(responses)
 
 
 NirspecMast = NirspecMastClass()
