@@ -46,6 +46,11 @@ def declared_kind(declared, field=None):
     """
     The kind a column's declared type gives: ``int``, ``float``, ``bool``, ``date``,
     ``flag`` (a catalogued one-letter FITS flag), or ``text`` (decided by the values).
+
+    Examples
+    --------
+    >>> declared_kind("double"), declared_kind("string")
+    ('float', 'text')
     """
     declared = (declared or "string").lower()
     if field is not None and field.type == "flag" and declared in ("string", "char", *_BOOL_TYPES):
@@ -89,13 +94,25 @@ def column_kind(declared, values, field=None):
     A column declared as text with no value to look at (no rows, or only nulls)
     takes the kind of its catalogue ``field``, when there is one; a catalogued
     one-letter FITS flag is always of kind ``flag``.
+
+    Examples
+    --------
+    >>> column_kind("string", ["/Date(1672531200000)/", None]), column_kind("string", [1, 2])
+    ('date', 'int')
     """
     kind = declared_kind(declared, field)
     return _value_kind(values, field) if kind == "text" else kind
 
 
 def no_times():
-    """A zero-length `~astropy.time.Time` column (UTC, isot)."""
+    """
+    A zero-length `~astropy.time.Time` column (UTC, isot).
+
+    Examples
+    --------
+    >>> len(no_times()), no_times().format
+    (0, 'isot')
+    """
     return Time(np.zeros(0), format="unix", scale="utc", copy=False).replicate(format="isot")
 
 
@@ -327,6 +344,13 @@ def build_column(name, kind, values, field=None):
     One column from the sequence of its values (None for null), of the given kind
     (``text``: declared as text, decided by the values and the catalogue ``field``);
     values that do not fit the kind are kept as text, so nothing is lost.
+
+    Examples
+    --------
+    >>> build_column("effexptm", "float", [1000.0, None, 500.0]).tolist()
+    [1000.0, None, 500.0]
+    >>> build_column("date_obs", "date", ["/Date(1672531200000)/"])[0].isot
+    '2023-01-01T00:00:00.000'
     """
     if kind == "text":
         return _declared_text(name, values, field)
@@ -366,7 +390,15 @@ def _masked_like(column, n):
 
 
 def join_column(parts):
-    """One column of the same column of each page, or None when their kinds differ."""
+    """
+    One column of the same column of each page, or None when their kinds differ.
+
+    Examples
+    --------
+    >>> pages = [build_column("program", "int", [1345]), build_column("program", "int", [None, 2736])]
+    >>> join_column(pages).tolist()
+    [1345, None, 2736]
+    """
     present = [p for p in parts if not _all_masked(p)] or parts[:1]
     model = present[0]
     if isinstance(model, Time) != all(isinstance(p, Time) for p in present):

@@ -12,6 +12,7 @@ the pages of a result are walked and checked (the pages after the first
 are used; a reply that is not a complete, valid result is removed from the cache
 at once, so a failure is never served from it.
 """
+import dataclasses
 import hashlib
 import json
 import math
@@ -156,6 +157,14 @@ class _Cancelled(Exception):
     """Another page (or request) failed: this one stops retrying and polling."""
 
 
+class _Transient(Exception):
+    """A failure worth another try (the policy decides how long to wait, or gives up)."""
+
+    def __init__(self, message, response=None):
+        super().__init__(message)
+        self.response = response
+
+
 def _sleep(seconds, stop):
     if stop is None:
         time.sleep(seconds)
@@ -163,85 +172,113 @@ def _sleep(seconds, stop):
         raise _Cancelled()
 
 
-def _fetch_page(query, request, *, cache, headers, is_complete=_is_complete, policy=None, stop=None,
-                convert=None):
+@dataclasses.dataclass(frozen=True)
+class _Sender:
+    """
+    How the pages of one request are sent: whose ``_request`` (session, cache), with
+    which headers and retry policy, how a finished reply is told (``is_complete``), how
+    each reply is read (``convert``, see `_parse`), and the event (``stop``) that ends
+    retries and polls early when another page or request failed.
+    """
+
+    query: object
+    cache: bool
+    headers: dict
+    policy: RetryPolicy
+    is_complete: object = _is_complete
+    convert: object = None
+    stop: object = None
+
+
+def _post(sender, url, body, timeout, where):
+    """One POST; a connection failure the policy calls transient raises `_Transient`."""
+    try:
+        return sender.query._request("POST", url, data=body, headers=sender.headers,
+                                     timeout=timeout, cache=sender.cache)
+    except Exception as exc:
+        if isinstance(exc, requests.Timeout):
+            raise TimeoutError(f"Timeout limit of {sender.policy.timeout} s exceeded: no reply "
+                               f"for {where}.") from None
+        if not sender.policy.is_transient(exc):
+            raise
+        raise _Transient(f"Connection to MAST failed: {exc}") from None
+
+
+def _status(sender, response, where):
+    """
+    The reply's ``status`` when it is complete (``"COMPLETE"``) or still running
+    (``"EXECUTING"``); raises `_Transient` for a failure worth another try and
+    `~astroquery.exceptions.RemoteServiceError` for one that is not.
+    """
+    if response.status_code != 200:
+        message = f"HTTP {response.status_code} from MAST: {_server_message(response)}"
+        if sender.policy.is_transient(response.status_code):
+            raise _Transient(message, response)
+        raise RemoteServiceError(f"{message} ({where})")
+    try:
+        result = _parse(response, sender.convert)
+    except ValueError as exc:
+        raise _Transient(f"MAST sent a truncated or invalid JSON reply ({exc})") from None
+    result = result if isinstance(result, dict) else {}
+    if sender.is_complete(result):
+        return "COMPLETE"
+    status = result.get("status")
+    if status == "ERROR":
+        message = result.get("msg") or "There was an error with your request."
+        raise RemoteServiceError(f"MAST returned an error: {message}")
+    if status != "EXECUTING":
+        raise RemoteServiceError(f"MAST reply has no valid status ({status!r}) for {where}.")
+    return status
+
+
+def _fetch_page(sender, request):
     """
     Send one page's request until it is COMPLETE; return the response.
 
-    EXECUTING replies are polled with a growing sleep; transient failures are
-    retried as `RetryPolicy` says; all of it within ``conf.timeout``. The JSON is
-    parsed here (in the thread that fetched it, converted by ``convert`` if given, see
-    `_parse`) and kept on the response. ``stop`` (a `threading.Event`) ends the retries
-    and polls early when another page failed.
+    EXECUTING replies are polled with a growing sleep; transient failures are retried
+    as the sender's `RetryPolicy` says; all of it within ``conf.timeout``. The JSON is
+    parsed here (in the thread that fetched it, converted by the sender's ``convert``,
+    see `_parse`) and kept on the response. A reply that is not complete is removed
+    from the cache at once.
     """
-    url = invoke_url()
-    body = encode_request(request)
-    policy = RetryPolicy.from_conf() if policy is None else policy
-    budget = policy.timeout
-    deadline = time.monotonic() + budget
-    poll_sleep = float(conf.poll_interval)
-    entry = _cache_entry(url, body, headers) if cache else None
+    url, body, policy = invoke_url(), encode_request(request), sender.policy
+    deadline = time.monotonic() + policy.timeout
+    poll_sleep, retries = float(conf.poll_interval), 0
+    entry = _cache_entry(url, body, sender.headers) if sender.cache else None
     where = f"page {request.get('page', 1)} of {request['service']} at {url}"
-    retries = 0
-
-    def wait_or_raise(message, response=None):
-        nonlocal retries
-        try:
-            wait = policy.next_wait(retries, response, remaining=deadline - time.monotonic())
-        except GiveUp as exc:
-            if exc.exhausted:
-                raise RemoteServiceError(f"{message} ({where}; {exc.reason})") from None
-            raise TimeoutError(f"Timeout limit of {budget} s exceeded: {message}; {exc.reason} "
-                               f"({where}).") from None
-        retries += 1
-        _sleep(wait.seconds, stop)
-
     while True:
-        if stop is not None and stop.is_set():
+        if sender.stop is not None and sender.stop.is_set():
             raise _Cancelled()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError(f"Timeout limit of {budget} s exceeded while waiting for {where}.")
+            raise TimeoutError(f"Timeout limit of {policy.timeout} s exceeded while waiting for {where}.")
+        complete = False
         try:
-            response = query._request("POST", url, data=body, headers=headers,
-                                      timeout=budget if cache else remaining, cache=cache)
-        except Exception as exc:
-            if isinstance(exc, requests.Timeout):
-                raise TimeoutError(f"Timeout limit of {budget} s exceeded: no reply for {where}.") from None
-            if not policy.is_transient(exc):
-                raise
-            wait_or_raise(f"Connection to MAST failed: {exc}")
-            continue
-        response._mast_cache_entry = entry
-
-        if response.status_code != 200:
-            _forget(query, entry)
-            message = f"HTTP {response.status_code} from MAST: {_server_message(response)}"
-            if policy.is_transient(response.status_code):
-                wait_or_raise(message, response)
-                continue
-            raise RemoteServiceError(f"{message} ({url})")
-
-        try:
-            result = _parse(response, convert)
-        except ValueError as exc:
-            _forget(query, entry)
-            wait_or_raise(f"MAST sent a truncated or invalid JSON reply ({exc})")
-            continue
-        if not isinstance(result, dict):
-            result = {}
-        status = result.get("status")
-        if is_complete(result):
-            return response
-        _forget(query, entry)
-        if status == "EXECUTING":
-            _sleep(min(poll_sleep, max(0.0, deadline - time.monotonic())), stop)
+            response = _post(sender, url, body, policy.timeout if sender.cache else remaining, where)
+            response._mast_cache_entry = entry
+            complete = _status(sender, response, where) == "COMPLETE"
+            if complete:
+                return response
+            wait = min(poll_sleep, max(0.0, deadline - time.monotonic()))   # EXECUTING: poll
             poll_sleep = min(poll_sleep * 1.5, _MAX_POLL_SLEEP)
-            continue
-        if status == "ERROR":
-            message = result.get("msg") or "There was an error with your request."
-            raise RemoteServiceError(f"MAST returned an error: {message}")
-        raise RemoteServiceError(f"MAST reply has no valid status ({status!r}) for {where}.")
+        except _Transient as failure:
+            wait = _retry_wait(policy, retries, failure, deadline - time.monotonic(), where)
+            retries += 1
+        finally:
+            if not complete:            # a failed or unfinished reply is never served from the cache
+                _forget(sender.query, entry)
+        _sleep(wait, sender.stop)
+
+
+def _retry_wait(policy, retries, failure, remaining, where):
+    """Seconds to wait before the next try, or the error that ends the page's tries."""
+    try:
+        return policy.next_wait(retries, failure.response, remaining=remaining).seconds
+    except GiveUp as exc:
+        if exc.exhausted:
+            raise RemoteServiceError(f"{failure} ({where}; {exc.reason})") from None
+        raise TimeoutError(f"Timeout limit of {policy.timeout} s exceeded: {failure}; {exc.reason} "
+                           f"({where}).") from None
 
 
 def converted(response):
@@ -389,25 +426,25 @@ def invoke(query, request, *, cache=False, retrieve_all=True, row_limit=None,
     >>> reply_json(pages[0])["data"][0]["Column1"] > 0  # doctest: +REMOTE_DATA
     True
     """
-    return _invoke(query, request, cache=cache, retrieve_all=retrieve_all, row_limit=row_limit,
-                   headers=headers, progress=progress, is_complete=is_complete,
-                   workers=max_concurrent(), stop=None, convert=convert)
+    workers = max_concurrent()
+    return _invoke(_sender(query, cache, headers, is_complete, convert), _prepare(request, cache),
+                   retrieve_all=retrieve_all, row_limit=row_limit, progress=progress, workers=workers)
 
 
-def _invoke(query, request, *, cache, retrieve_all, row_limit, headers, progress, is_complete,
-            workers, stop, convert=None):
-    """`invoke` with the concurrency and the stop event given (see `invoke_many`)."""
-    request = _prepare(request, cache)
-    all_headers = dict(HEADERS, **(headers or {}))
-    policy = RetryPolicy.from_conf()
+def _sender(query, cache, headers, is_complete, convert=None):
+    """The `_Sender` of one request, with astroquery.mast's headers and the policy of `conf`."""
+    return _Sender(query=query, cache=cache, headers=dict(HEADERS, **(headers or {})),
+                   policy=RetryPolicy.from_conf(), is_complete=is_complete, convert=convert)
 
+
+def _invoke(sender, request, *, retrieve_all, row_limit, progress, workers):
+    """`invoke` of a prepared request, with the concurrency given (see `invoke_many`)."""
     def fetch(page, window_stop):
         req = request if page is None else dict(request, page=page, pagesize=size)
-        return _fetch_page(query, req, cache=cache, headers=all_headers, is_complete=is_complete,
-                           policy=policy, stop=stop or window_stop, convert=convert)
+        return _fetch_page(dataclasses.replace(sender, stop=sender.stop or window_stop), req)
 
     size = int(request["pagesize"])
-    responses = [fetch(None, stop)]
+    responses = [fetch(None, None)]
     received, paging = _paging(responses[0])
     if not retrieve_all:
         return responses
@@ -434,7 +471,7 @@ def _invoke(query, request, *, cache, retrieve_all, row_limit, headers, progress
         wanted = _pages_to_fetch(page, pages, size, rows_filtered, received, row_limit)
     with Window(fetch, wanted, workers) as window:
         for page, response in zip(wanted, window):
-            received += _check_page(query, request, response, page=page, size=size,
+            received += _check_page(sender.query, request, response, page=page, size=size,
                                     rows_filtered=rows_filtered)
             responses.append(response)
             if progress:
@@ -492,9 +529,11 @@ def invoke_many(query, requests_, *, cache=False, headers=None, progress=None,
     """
     requests_ = list(requests_)
 
+    sender = _sender(query, cache, headers, is_complete)
+
     def run(request, stop):
-        return _invoke(query, request, cache=cache, retrieve_all=True, row_limit=None,
-                       headers=headers, progress=None, is_complete=is_complete, workers=1, stop=stop)
+        return _invoke(dataclasses.replace(sender, stop=stop), _prepare(request, cache),
+                       retrieve_all=True, row_limit=None, progress=None, workers=1)
 
     results = []
     with Window(run, requests_, max_concurrent()) as window:
