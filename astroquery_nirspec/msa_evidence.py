@@ -3,11 +3,11 @@ Evidence at the shutter for the MOS rows of a duplicate check.
 
 For the executed MOS observations a report reached, the MSA metadata files are found
 with one ``Mast.Jwst.Filtered.Nirspec`` lookup per sky field, each distinct file is
-fetched once and read, and the primary sources of the open shutters are compared with
-the targets (`~astroquery_nirspec.duplication.apply_source_evidence`). The steps are
-the pure functions of `astroquery_nirspec.duplication`; the two kinds of I/O (sending
-requests, downloading files) are given by the caller, so this runs, and is tested,
-without a server.
+fetched once and read as soon as it arrives (while the next ones download), and the
+primary sources of the open shutters are compared with the targets
+(`~astroquery_nirspec.duplication.apply_source_evidence`). The steps are the pure
+functions of `astroquery_nirspec.duplication`; the two kinds of I/O (sending requests,
+downloading files) are given by the caller, so this runs, and is tested, without a server.
 """
 import functools
 import warnings
