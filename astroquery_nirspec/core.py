@@ -451,15 +451,23 @@ class NirspecMastClass(LoginMixin, DownloadMixin, BaseQuery):
         return transport.invoke_many(self, requests, cache=self._cache_allowed(cache),
                                      headers=self._auth_headers(), progress=progress)
 
-    def _download_msa_files(self, names):
-        """``{name: path}`` of the MSA metadata files that download (into the cache folder)."""
+    def _download_msa_files(self, names, arrived):
+        """
+        Download MSA metadata files (into the cache folder), ``conf.max_concurrent_pages`` at once.
+
+        ``arrived(name, path)`` is called in this thread for each file on disk, as soon as
+        it is (in the order of ``names``), while the next ones download.
+        """
         folder = Path(self.cache_location) / "msa_metadata"
-        folder.mkdir(parents=True, exist_ok=True)
-        manifest = self.download_files([f"mast:JWST/product/{n}" for n in names],
-                                       download_dir=folder, verbose=False)
-        return {name: path for name, path, status in
-                zip(names, manifest["Local Path"], manifest["Status"])
-                if str(status) in ("COMPLETE", "SKIPPED")}
+
+        def on_row(index, row):
+            path, status = row[0], row[1]
+            if status in ("COMPLETE", "SKIPPED"):
+                arrived(names[index], path)
+
+        self._download_items([(f"mast:JWST/product/{n}", None, None) for n in names],
+                             download_dir=folder, verbose=False,
+                             workers=transport.max_concurrent(), on_row=on_row)
 
     # ------------------------------------------------------------------ parsing
     @staticmethod

@@ -136,6 +136,30 @@ class _Progress:
             self._bar.update(0, files=f"{self._files_done}/{self._n_files}")
 
 
+def _collect(futures, rows, settings, on_row):
+    """
+    Fill ``rows`` from the jobs' futures, in order, calling ``on_row(index, row)`` for each.
+
+    On any exception (e.g. KeyboardInterrupt, or one raised by ``on_row``) the transfers
+    are stopped, the waiting ones cancelled (``.part`` files are kept) and it propagates.
+    """
+    try:
+        for job, future in futures:
+            try:
+                outcome = future.result()
+            except Exception as exc:   # a bug or an OS error must not stop the others
+                outcome = Outcome("ERROR", f"{type(exc).__name__}: {exc}", path=job.path)
+            rows[job.index] = manifest_row(outcome.path, outcome.status, outcome.message,
+                                           job.url, outcome.verified)
+            if on_row is not None:
+                on_row(job.index, rows[job.index])
+    except BaseException:
+        settings.stop.set()
+        for _, future in futures:
+            future.cancel()
+        raise
+
+
 # ---------------------------------------------------------------------- the mixin
 class DownloadMixin:
     """
@@ -347,8 +371,15 @@ class DownloadMixin:
             observations._session.close()
             portal._session.close()
 
-    def _download_items(self, items, *, download_dir, verbose):
-        """Download ``(uri, size, checksum)`` items into ``download_dir``; the manifest."""
+    def _download_items(self, items, *, download_dir, verbose, workers=None, on_row=None):
+        """
+        Download ``(uri, size, checksum)`` items into ``download_dir``; the manifest.
+
+        ``workers`` files are fetched at once (default ``conf.download_concurrency``).
+        ``on_row(index, row)``, when given, is called in the calling thread with the
+        manifest row (`manifest_row`) of each file fetched (not of those refused up
+        front) as soon as it is done, in input order, while the next files download.
+        """
         directory = Path(download_dir)
         directory.mkdir(parents=True, exist_ok=True)
         auth = dict(self._auth_headers())   # may raise LoginError before anything is sent
@@ -358,28 +389,16 @@ class DownloadMixin:
         jobs, rows = _plan(items, directory, server)
         sizes = [job.size for job in jobs]
         total = sum(sizes) if sizes and None not in sizes else None
-        workers = max(1, min(int(conf.download_concurrency), len(jobs) or 1))
+        workers = int(conf.download_concurrency) if workers is None else int(workers)
         enabled = None if verbose and conf.progress else False   # None: when stderr is a terminal
         with _progress.progress_bar(total, desc=f"Downloading {len(jobs)} files", unit="B",
                                     enabled=enabled) as bar:
             progress = _Progress(bar, len(jobs))
-            with ThreadPoolExecutor(max_workers=workers,
+            with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1)),
                                     thread_name_prefix="nirspec-download") as pool:
                 futures = [(job, pool.submit(fetch_file, self._session, job, settings, progress))
                            for job in jobs]
-                try:
-                    for job, future in futures:
-                        try:
-                            outcome = future.result()
-                        except Exception as exc:   # a bug or an OS error must not stop the others
-                            outcome = Outcome("ERROR", f"{type(exc).__name__}: {exc}", path=job.path)
-                        rows[job.index] = manifest_row(outcome.path, outcome.status, outcome.message,
-                                                       job.url, outcome.verified)
-                except BaseException:   # e.g. KeyboardInterrupt: stop the transfers, keep .part files
-                    settings.stop.set()
-                    for _, future in futures:
-                        future.cancel()
-                    raise
+                _collect(futures, rows, settings, on_row)
         manifest = make_manifest(rows)
         failed = int(np.sum(manifest["Status"] == "ERROR")) if len(manifest) else 0
         if failed:

@@ -3,12 +3,13 @@ Evidence at the shutter for the MOS rows of a duplicate check.
 
 For the executed MOS observations a report reached, the MSA metadata files are found
 with one ``Mast.Jwst.Filtered.Nirspec`` lookup per sky field, each distinct file is
-fetched once and read, and the primary sources of the open shutters are compared with
-the targets (`~astroquery_nirspec.duplication.apply_source_evidence`). The steps are
-the pure functions of `astroquery_nirspec.duplication`; the two kinds of I/O (sending
-requests, downloading files) are given by the caller, so this runs, and is tested,
-without a server.
+fetched once and read as soon as it arrives (while the next ones download), and the
+primary sources of the open shutters are compared with the targets
+(`~astroquery_nirspec.duplication.apply_source_evidence`). The steps are the pure
+functions of `astroquery_nirspec.duplication`; the two kinds of I/O (sending requests,
+downloading files) are given by the caller, so this runs, and is tested, without a server.
 """
+import functools
 import warnings
 
 import numpy as np
@@ -31,18 +32,13 @@ def _executed_mos_fields(report):
     return np.unique(np.asarray(report["field"])[mos]).astype(int)
 
 
-def _read_sources(names, paths):
-    """``{msametfl: sources}`` of the files that read; an unreadable one is named in a warning."""
-    sources = {}
-    for name in names:
-        if name not in paths:
-            continue
-        try:
-            sources[name] = read_msa_sources(str(paths[name]))
-        except MsaMetadataError as err:
-            warnings.warn(f"MSA metadata {name} is unreadable ({err}); its observation is "
-                          "judged at the field level.", AstropyUserWarning)
-    return sources
+def _read_into(sources, name, path):
+    """Read one MSA file into ``sources[name]``; an unreadable one is named in a warning."""
+    try:
+        sources[name] = read_msa_sources(str(path))
+    except MsaMetadataError as err:
+        warnings.warn(f"MSA metadata {name} is unreadable ({err}); its observation is "
+                      "judged at the field level.", AstropyUserWarning)
 
 
 def add_source_evidence(report, fields, rules, *, fetch, download, pagesize):
@@ -60,8 +56,9 @@ def add_source_evidence(report, fields, rules, *, fetch, download, pagesize):
     fetch : callable
         ``fetch(requests)`` sends Mashup requests and returns every page's parsed JSON.
     download : callable
-        ``download(names)`` fetches MSA metadata files by name and returns
-        ``{name: local path}`` for those that arrived.
+        ``download(names, arrived)`` fetches MSA metadata files by name and calls
+        ``arrived(name, local_path)`` for each one on disk as soon as it is there, so
+        that each file is read while the next ones download.
     pagesize : int
         Rows per page of the lookups.
 
@@ -94,5 +91,7 @@ def add_source_evidence(report, fields, rules, *, fetch, download, pagesize):
                                   pagesize=pagesize)
     files = msa_files(fetch(lookups))
     names = sorted(set(str(n) for n in files["msametfl"]))
-    sources = _read_sources(names, download(names) if names else {})
+    sources = {}
+    if names:
+        download(names, functools.partial(_read_into, sources))
     return apply_source_evidence(report, sources_by_observation(files, sources), rules.source_radius)

@@ -698,3 +698,41 @@ def test_interrupt_stops_pending_downloads(srv, client, tmp_path, monkeypatch):
         client.download_files([A_URI, BIG_URI, C_URI], download_dir=tmp_path, verbose=False)
     assert srv.downloads(C_URI) == []
     assert not (tmp_path / BIG_URI.rsplit("/", 1)[-1]).exists()
+
+
+def test_workers_given_override_conf(srv, client, tmp_path):
+    srv.latency = 0.2      # 4 files held 0.2 s each: the workers overlap
+    items = [(uri, len(FILES[uri]), None) for uri in (A_URI, B_URI, C_URI, BIG_URI)]
+    with conf.set_temp("download_concurrency", 1):
+        manifest = client._download_items(items, download_dir=tmp_path, verbose=False, workers=3)
+    assert _statuses(manifest) == ["COMPLETE"] * 4
+    assert 1 < srv.max_in_flight <= 3
+
+
+def test_each_row_is_handed_over_in_order_in_the_calling_thread(srv, client, tmp_path):
+    import threading
+    uris = [A_URI, None, C_URI, "mast:JWST/product/missing.fits"]
+    seen = []
+
+    def on_row(index, row):
+        whole = row[1] == "COMPLETE" and Path(row[0]).read_bytes() == FILES[uris[index]]
+        seen.append((index, row[1], threading.current_thread() is threading.main_thread(), whole))
+
+    items = [(u, len(FILES[u]) if u in FILES else None, None) for u in uris]
+    manifest = client._download_items(items, download_dir=tmp_path, verbose=False, workers=2,
+                                      on_row=on_row)
+    assert _statuses(manifest) == ["COMPLETE", "ERROR", "COMPLETE", "ERROR"]
+    # the row refused up front (no URI) is not handed over; each file is whole on disk when it is
+    assert seen == [(0, "COMPLETE", True, True), (2, "COMPLETE", True, True), (3, "ERROR", True, False)]
+
+
+def test_an_error_in_the_row_hook_stops_the_waiting_downloads(srv, client, tmp_path):
+    srv.latency = 0.2
+
+    def failing(index, row):
+        raise RuntimeError("reader failed")
+
+    with pytest.raises(RuntimeError, match="reader failed"):
+        client._download_items([(u, len(FILES[u]), None) for u in (A_URI, B_URI, C_URI, BIG_URI)],
+                               download_dir=tmp_path, verbose=False, workers=1, on_row=failing)
+    assert srv.downloads(C_URI) == [] and srv.downloads(BIG_URI) == []

@@ -48,13 +48,16 @@ class Recorder:
         self.sent.extend(requests)
         return self.replies
 
-    def download(self, names):
+    def download(self, names, arrived):
         self.downloaded.append(list(names))
-        return {n: self.paths[n] for n in names if n in self.paths}
+        for name in names:
+            if name in self.paths:
+                arrived(name, self.paths[name])
 
 
 def _msa_file(tmp_path, offset):
     at = SkyCoord(53.16 * u.deg, -27.79 * u.deg).directional_offset_by(0 * u.deg, offset)
+    tmp_path.mkdir(exist_ok=True)
     path = tmp_path / MSA_FILE
     write_msa_file(path, [msa_source(7, float(at.ra.deg), float(at.dec.deg))], slitlet(1, 7))
     return path
@@ -106,3 +109,24 @@ def test_a_file_that_did_not_download_keeps_the_field_level_verdict(fields):
                                  download=io.download, pagesize=500)
     assert io.downloaded == [[MSA_FILE]]
     assert report["verdict"][0] == "DUPLICATE" and report["source_observed"].mask[0]
+
+
+def test_each_file_is_read_as_soon_as_it_arrives(fields, tmp_path):
+    """The download hands each file over and removes it before fetching the next one."""
+    other = "jw02736007001_01_msa.fits"
+    replies = [{**_lookup_reply(), "data": _lookup_reply()["data"] + [
+        dict(_lookup_reply()["data"][0], program=2736, observtn=7, msametfl=other)]}]
+    paths = {MSA_FILE: _msa_file(tmp_path / "a", 0.1 * u.arcsec)}
+    write_msa_file(tmp_path / other, [msa_source(3, 150.0, -27.79, program=2736)], slitlet(1, 3))
+    paths[other] = tmp_path / other
+    events = []
+
+    def download(names, arrived):
+        for name in names:
+            events.append(("arrived", name))
+            arrived(name, paths[name])
+            paths[name].unlink()           # too late for a reader that waits for every file
+    report = add_source_evidence(_report({0, 1}), fields, DuplicationRules(),
+                                 fetch=lambda requests: replies, download=download, pagesize=500)
+    assert events == [("arrived", MSA_FILE), ("arrived", other)]
+    assert report["source_observed"].tolist() == [True, True]

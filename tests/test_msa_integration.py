@@ -115,3 +115,33 @@ def test_the_command_line_reads_msa_sources_unless_told_not_to(archive_server, t
     assert "source_observed" in capsys.readouterr().out
     assert main(["duplicates", str(path), "--server", srv.url, "--no-cache", "--no-msa-sources"]) == 1
     assert "source_observed" not in capsys.readouterr().out
+
+
+def _many_mos_archive(tmp_path, n):
+    """``n`` executed MOS observations (63, 64, ...) at the target, each with its own MSA file."""
+    nirspec, caom, files = [], [], {}
+    for k in range(n):
+        observation = 63 + k
+        name = f"jw01345{observation:03d}001_01_msa.fits"
+        nirspec += [dict(row, ArchiveFileID=row["ArchiveFileID"] + 10 * k, observtn=observation,
+                         msametfl=name, filename=row["filename"].replace("063001", f"{observation:03d}001"))
+                    for row in _nirspec_rows(2)]
+        caom += [dict(_caom()[0], obs_id=f"jw01345-o{observation:03d}_s00001_nirspec_f290lp-g395h")]
+        path = tmp_path / name
+        write_msa_file(path, [msa_source(7, 53.16, -27.79, name="1345_7")], slitlet(1, 7))
+        files[msa_uri(name)] = path.read_bytes()
+    return make_archive(nirspec_rows=nirspec, caom_rows=caom), files
+
+
+@pytest.mark.parametrize("pages, downloads", [(1, 4), (3, 1)])
+def test_msa_files_download_with_the_bound_of_the_check(local_mast, tmp_path, pages, downloads):
+    archive, files = _many_mos_archive(tmp_path, 6)
+    srv = local_mast(pagesize=50000, timeout=30.0, max_concurrent_pages=pages,
+                     download_concurrency=downloads)(archive, files=files, latency=0.2)
+    report = NirspecMast.check_duplicates([TARGET])
+    assert sorted(srv.download_counts().values()) == [1] * 6
+    assert len(report) == 6 and report["source_observed"].tolist() == [True] * 6
+    # one field and one lookup: only the downloads can overlap, up to max_concurrent_pages
+    assert srv.max_in_flight <= pages
+    if pages > downloads:
+        assert srv.max_in_flight > downloads
