@@ -64,14 +64,14 @@ class Conf(_config.ConfigNamespace):
         "terminal; False hides them.",
         cfgtype="boolean")
     max_concurrent_pages = _config.ConfigItem(
-        3,
+        4,
         "How many requests of one query may be in flight at once: the pages after the "
-        "first, and the sky fields of a duplicate check (1: one at a time). Keep it at "
-        "most 4 to be polite to MAST.",
+        "first, and the sky fields, MSA lookups and MSA file downloads of a duplicate "
+        "check (1: one at a time). Keep it at most 4 to be polite to MAST.",
         cfgtype="integer")
     download_concurrency = _config.ConfigItem(
         2,
-        "How many files are downloaded at once.",
+        "How many files download_files and download_products fetch at once.",
         cfgtype="integer")
 
 

@@ -417,8 +417,10 @@ class NirspecMastClass(LoginMixin, DownloadMixin, BaseQuery):
         targets, rules, cache, get_query_payload
             As in `check_duplicates_async`.
         msa_sources : bool, optional
-            Read MSA metadata for source-level evidence (default True); False gives the
-            field-level answer only.
+            Read MSA metadata for source-level evidence (default True): one lookup per
+            sky field with executed MOS observations, then each MSA file fetched once,
+            ``conf.max_concurrent_pages`` at a time and read as it arrives. False gives
+            the field-level answer only (one request per sky field).
 
         Returns
         -------

@@ -54,6 +54,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "MastTestServer/1.0"
     timeout = 30.0   # idle keep-alive connections are closed after this
+    # Reply headers and body go out in separate writes: without this, Nagle's algorithm and
+    # the client's delayed ACK hold every reply ~40 ms (real MAST is not slowed so).
+    disable_nagle_algorithm = True
 
     def setup(self):
         super().setup()
