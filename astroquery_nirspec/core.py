@@ -472,8 +472,7 @@ class NirspecMastClass(LoginMixin, DownloadMixin, BaseQuery):
                              workers=transport.max_concurrent(), on_row=on_row)
 
     # ------------------------------------------------------------------ parsing
-    @staticmethod
-    def _parse_result(responses, *, verbose=False):
+    def _parse_result(self, responses, *, verbose=False):
         """Turn the page responses of a query into its result (`results.parse_result`)."""
         return parse_result(responses)
 
